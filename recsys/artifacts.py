@@ -1,0 +1,94 @@
+"""Saving and loading fitted models: ``model.json`` + ``arrays.npz``, never pickle.
+
+A model directory holds ``model.json`` (format name and version, the model's registry name, its constructor
+parameters, free-form metadata such as the catalog it was built from, and the SHA-256 of the arrays file) and
+``arrays.npz`` (the fitted state, loaded with ``allow_pickle=False``). Only classes in
+:data:`recsys.models.base.MODEL_REGISTRY` can be constructed, so a file from a stranger cannot run code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .atomic import atomic_dir, sha256_file
+from .errors import ModelFileError
+from .models.base import MODEL_REGISTRY, SimilarityModel
+
+__all__ = ["MODEL_FORMAT", "MODEL_FORMAT_VERSION", "save_model", "load_model", "read_model_info"]
+
+MODEL_FORMAT = "recsys-model"
+MODEL_FORMAT_VERSION = 1
+_INFO, _ARRAYS = "model.json", "arrays.npz"
+
+
+def save_model(model: SimilarityModel, path: str | os.PathLike, *, metadata: dict[str, Any] | None = None,
+               force: bool = False) -> Path:
+    """Write a fitted model to directory ``path`` (atomically; refused if it exists unless ``force``)."""
+    model._require_fitted()
+    state = model._get_state()
+    with atomic_dir(path, force=force, what="model") as tmp:
+        np.savez(tmp / _ARRAYS, n_items_=np.array(model.n_items_), **state)
+        info = {
+            "format": MODEL_FORMAT,
+            "format_version": MODEL_FORMAT_VERSION,
+            "model": model.name,
+            "params": model.get_params(),
+            "arrays": _ARRAYS,
+            "arrays_sha256": sha256_file(tmp / _ARRAYS),
+            "metadata": metadata or {},
+        }
+        (tmp / _INFO).write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return Path(path)
+
+
+def read_model_info(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and check ``model.json`` of a model directory (format, version, known model)."""
+    p = Path(path)
+    ipath = p / _INFO
+    if not p.is_dir() or not ipath.is_file():
+        raise ModelFileError(f"{str(p)!r} is not a model directory (no {_INFO})",
+                             hint="build one with `recsys build CATALOG --model NAME --out DIR`")
+    try:
+        info = json.loads(ipath.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ModelFileError(f"{str(ipath)!r} is not valid JSON ({e})", hint="rebuild the model") from e
+    if not isinstance(info, dict) or info.get("format") != MODEL_FORMAT:
+        raise ModelFileError(f"{str(ipath)!r} is not a recsys model file", hint="rebuild the model")
+    if info.get("format_version") != MODEL_FORMAT_VERSION:
+        raise ModelFileError(f"{str(ipath)!r} has model format version {info.get('format_version')!r}; this "
+                             f"recsys reads version {MODEL_FORMAT_VERSION}", hint="rebuild the model with this recsys")
+    if info.get("model") not in MODEL_REGISTRY:
+        raise ModelFileError(f"{str(ipath)!r} names an unknown model {info.get('model')!r}; known: "
+                             f"{sorted(MODEL_REGISTRY)}", hint="rebuild the model, or upgrade recsys")
+    return info
+
+
+def load_model(path: str | os.PathLike) -> tuple[SimilarityModel, dict[str, Any]]:
+    """Load a model directory. Returns ``(model, info)`` where ``info`` is the parsed ``model.json``."""
+    p = Path(path)
+    info = read_model_info(p)
+    apath = p / info.get("arrays", _ARRAYS)
+    if not apath.is_file():
+        raise ModelFileError(f"model directory {str(p)!r} lacks {apath.name}", hint="rebuild the model")
+    if sha256_file(apath) != info.get("arrays_sha256"):
+        raise ModelFileError(f"{str(apath)!r} does not match the checksum in {_INFO}: damaged or altered",
+                             hint="rebuild the model")
+    cls = MODEL_REGISTRY[info["model"]]
+    try:
+        model = cls(**info.get("params", {}))
+    except TypeError as e:
+        raise ModelFileError(f"{str(p)!r}: parameters do not fit {cls.__name__}: {e}", hint="rebuild the model") from e
+    try:
+        with np.load(apath, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (ValueError, OSError, zipfile.BadZipFile) as e:
+        raise ModelFileError(f"cannot read {str(apath)!r}: {e}", hint="rebuild the model") from e
+    model._set_state(arrays)
+    model.n_items_ = int(arrays["n_items_"])
+    return model, info
