@@ -18,7 +18,7 @@ import numpy as np
 
 from .atomic import atomic_dir, sha256_file
 from .errors import ModelFileError
-from .models.base import MODEL_REGISTRY, SimilarityModel
+from .models import MODEL_REGISTRY, SimilarityModel
 
 __all__ = ["MODEL_FORMAT", "MODEL_FORMAT_VERSION", "save_model", "load_model", "read_model_info"]
 

@@ -446,13 +446,16 @@ class EntityIndex:
         """
         if not isinstance(query, str) or not query.strip():
             raise ValueError(f"{self.kind} must be a non-empty Spotify id, URI, URL or name, got {query!r}")
+        exact = self._row_of_id_maybe(query.strip())  # any id the catalog holds, Spotify or a CSV source's own
+        if exact is not None:
+            return exact
         ref = parse_spotify_ref(query)
         if ref is not None:
             kind, sid = ref
             if kind is not None and kind != self.kind:
                 raise UnknownIdError(f"{query!r} is a Spotify {kind} reference, but a {self.kind} was asked for",
                                      hint=f"pass a {self.kind} id, URI or URL")
-            if kind is not None or self._row_of_id_maybe(sid) is not None:
+            if kind is not None:
                 return self.row_of_id(sid)
         rows = self.rows_of_name(query)
         if len(rows) == 1:

@@ -142,7 +142,8 @@ def cmd_ingest(a: argparse.Namespace) -> int:
 
         opts = IngestOptions(min_artist_popularity=a.min_artist_popularity,
                              min_track_popularity=a.min_track_popularity, max_artists=a.max_artists,
-                             sample=a.sample, seed=a.seed, lenient=a.lenient)
+                             sample=a.sample, seed=a.seed, lenient=a.lenient,
+                             batch_rows=a.batch_rows)
         cat = ingest(src, a.out, options=opts, force=a.force, progress=not a.quiet)
     _say(f"catalog written to {a.out} in {time.perf_counter() - t0:.1f}s", a.quiet)
     _print_info(cat)
@@ -262,6 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="seed of --sample random (default 0)")
     s.add_argument("--lenient", action="store_true",
                    help="drop rows that break the dump's rules (counted in the manifest) instead of stopping")
+    s.add_argument("--batch-rows", type=int, default=100_000, metavar="N",
+                   help="rows read per rowid range (default 100000; lower uses less memory)")
     s.add_argument("--artist-genres", metavar="CSV", default=None,
                    help="with the TidyTuesday CSV: data_w_genres.csv to join artist genres by name")
     s.add_argument("--force", action="store_true", help="replace an existing catalog directory")

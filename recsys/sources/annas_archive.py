@@ -28,6 +28,7 @@ artists are removed); kept albums are those of kept tracks plus those linked to 
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 import sqlite3
 import struct
@@ -51,6 +52,9 @@ __all__ = ["IngestOptions", "ingest", "locate_sources", "open_readonly"]
 _LENIENT_HINT = ("the file may be damaged or not an Anna's Archive dump; re-run with --lenient to drop such rows "
                  "(they are counted in the catalog manifest)")
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+# What a damaged file raises while being read: SQLite's own errors, or garbage where text should be.
+_DAMAGE = (sqlite3.DatabaseError, UnicodeDecodeError)
+_DAMAGE_HINT = "the file is damaged or truncated; fetch or decompress it again"
 _DATE_DAY = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
 _DATE_MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 _DATE_YEAR = r"^\d{4}$"
@@ -164,9 +168,8 @@ def open_readonly(path: str | os.PathLike) -> sqlite3.Connection:
         conn.execute("PRAGMA mmap_size = 1073741824")
         conn.execute("PRAGMA cache_size = -262144")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlite3.DatabaseError as e:
-        raise SourceError(f"cannot read {str(path)!r} as SQLite: {e}",
-                          hint="the file is damaged; fetch or decompress it again") from e
+    except _DAMAGE as e:
+        raise SourceError(f"cannot read {str(path)!r} as SQLite: {e}", hint=_DAMAGE_HINT) from e
     return conn
 
 
@@ -294,9 +297,8 @@ class _Ingest:
                 columns = list(zip(*rows))
                 keys = np.fromiter(columns[0], dtype=np.int64, count=len(rows))
                 yield keys, {c: columns[i + 1] for i, c in enumerate(cols)}
-        except sqlite3.DatabaseError as e:
-            raise SourceError(f"{str(src.path)!r}: reading table {table!r} failed: {e}",
-                              hint="the file is damaged or truncated; fetch or decompress it again") from e
+        except _DAMAGE as e:
+            raise SourceError(f"{str(src.path)!r}: reading table {table!r} failed: {e}", hint=_DAMAGE_HINT) from e
         finally:
             bar.close()
 
@@ -669,9 +671,8 @@ class _Ingest:
                 for i, name in enumerate(names):
                     batch[name] = self._take(cols[3 + i], keep)
                 self.w.write("audio_features", batch)
-        except sqlite3.DatabaseError as e:
-            raise SourceError(f"{str(src.path)!r}: reading track_audio_features failed: {e}",
-                              hint="the file is damaged or truncated; fetch or decompress it again") from e
+        except _DAMAGE as e:
+            raise SourceError(f"{str(src.path)!r}: reading track_audio_features failed: {e}", hint=_DAMAGE_HINT) from e
         finally:
             bar.close()
         self.stats["audio_null_responses"] = nulls
@@ -775,13 +776,19 @@ def ingest(source: str | os.PathLike, out: str | os.PathLike, *, options: Ingest
     files = locate_sources(source)
     for f in files.values():
         _check_sqlite_header(f)
-    described = [{"name": f.value, "path": str(p.resolve()), "bytes": p.stat().st_size,
-                  "mtime": p.stat().st_mtime} for f, p in files.items()]
+    described = [{"name": f.value, "path": str(p.resolve()), "size": p.stat().st_size,
+                  "mtime": _dt.datetime.fromtimestamp(p.stat().st_mtime, _dt.timezone.utc).isoformat()}
+                 for f, p in files.items()]
     with CatalogWriter(out, source={"kind": "annas_archive", "files": described}, options=asdict(opts),
                        force=force) as w:
-        job = _Ingest(files, w, opts, progress)
+        job = None
         try:
+            job = _Ingest(files, w, opts, progress)
             job.run()
+        except _DAMAGE as e:  # schema reads, index lists, existence scans: anything outside the batch readers
+            names = ", ".join(str(p) for p in files.values())
+            raise SourceError(f"reading the source file(s) {names} failed: {e}", hint=_DAMAGE_HINT) from e
         finally:
-            job.main_conn.close()
+            if job is not None:
+                job.main_conn.close()
     return Catalog.open(out)

@@ -1,0 +1,84 @@
+"""Catalog id maps and name resolution."""
+
+from __future__ import annotations
+
+import pytest
+
+from recsys.catalog import Catalog, CatalogWriter, normalize_name, parse_spotify_ref
+from recsys.errors import AmbiguousNameError, UnknownIdError
+from recsys.sources.annas_archive import ingest
+
+
+@pytest.fixture
+def catalog(tiny_dump, tmp_path) -> Catalog:
+    return ingest(tiny_dump, tmp_path / "cat", progress=False)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("4DDDDDDDDDDDDDDDDDDDDD", (None, "4DDDDDDDDDDDDDDDDDDDDD")),
+    ("spotify:artist:4DDDDDDDDDDDDDDDDDDDDD", ("artist", "4DDDDDDDDDDDDDDDDDDDDD")),
+    ("https://open.spotify.com/artist/4DDDDDDDDDDDDDDDDDDDDD?si=abc", ("artist", "4DDDDDDDDDDDDDDDDDDDDD")),
+    ("open.spotify.com/intl-de/track/1ttttttttttttttttttttt", ("track", "1ttttttttttttttttttttt")),
+    ("The Spitfires", None),
+    ("spotify:artist:short", None),
+])
+def test_parse_spotify_ref(text, expected):
+    assert parse_spotify_ref(text) == expected
+
+
+def test_normalize_name():
+    assert normalize_name("  The   SPITFIRES ") == "the spitfires"
+    assert normalize_name("Ｖｅｌｍｏｒａ") == "velmora"  # full-width forms fold (NFKC)
+
+
+@pytest.mark.parametrize("query", ["4DDDDDDDDDDDDDDDDDDDDD", "spotify:artist:4DDDDDDDDDDDDDDDDDDDDD",
+                                   "https://open.spotify.com/artist/4DDDDDDDDDDDDDDDDDDDDD", "the spitfires",
+                                   "  The Spitfires "])
+def test_resolve_artist(catalog, query):
+    assert catalog.artists.ids[catalog.artists.resolve(query)] == "4DDDDDDDDDDDDDDDDDDDDD"
+
+
+def test_resolve_odd_name(catalog):
+    row = catalog.artists.resolve("مرحبا 🎵 <script>")
+    assert catalog.artists.ids[row] == "6FFFFFFFFFFFFFFFFFFFFF"
+
+
+def test_resolve_ambiguous_lists_candidates_most_popular_first(catalog):
+    with pytest.raises(AmbiguousNameError) as info:
+        catalog.artists.resolve("Velmora")
+    cands = info.value.candidates
+    assert [c["id"] for c in cands] == ["1AAAAAAAAAAAAAAAAAAAAA", "5EEEEEEEEEEEEEEEEEEEEE"]
+    assert "1AAAAAAAAAAAAAAAAAAAAA" in str(info.value) and isinstance(info.value, KeyError)
+
+
+def test_resolve_unknown_suggests(catalog):
+    with pytest.raises(UnknownIdError, match="did you mean.*Kastrin"):
+        catalog.artists.resolve("kastr")
+    with pytest.raises(UnknownIdError, match="Spotify id"):
+        catalog.artists.resolve("0123456789012345678901")
+    with pytest.raises(UnknownIdError, match="track reference"):
+        catalog.artists.resolve("spotify:track:1ttttttttttttttttttttt")
+    with pytest.raises(ValueError, match="non-empty"):
+        catalog.artists.resolve("   ")
+
+
+def test_tracks_index(catalog):
+    row = catalog.tracks.resolve("spotify:track:5ttttttttttttttttttttt")
+    assert catalog.tracks.names[row] == "Riot Song"
+
+
+def test_writer_rejects_unknown_table_and_columns(tmp_path):
+    with pytest.raises(ValueError, match="table must be one of"), CatalogWriter(tmp_path / "c", source={}) as w:
+        w.write("songs", {"x": [1]})
+    assert not (tmp_path / "c").exists()
+    with pytest.raises(ValueError, match="unknown columns"), CatalogWriter(tmp_path / "c", source={}) as w:
+        w.write("artists", {"rowid": [1], "colour": ["red"]})
+    assert not (tmp_path / "c").exists()
+
+
+def test_writer_writes_every_table_even_empty(tmp_path):
+    with CatalogWriter(tmp_path / "c", source={"kind": "test"}) as w:
+        w.write("artists", {"rowid": [1], "id": ["a"], "name": ["A"], "followers_total": [None], "popularity": [3]})
+    cat = Catalog.open(tmp_path / "c")
+    assert cat.num_rows("artists") == 1 and cat.num_rows("tracks") == 0
+    assert cat.table("tracks").num_rows == 0
