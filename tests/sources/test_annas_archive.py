@@ -273,6 +273,20 @@ def test_wrong_type_in_integer_column(tmp_path):
     _expect_error(dump, tmp_path / "cat", DataError, "popularity", "'very'", "rowid 2")
 
 
+def test_lenient_drops_rows_with_wrong_types(tmp_path):
+    dump = build_tiny_dump(tmp_path / "dump")
+    run_sql(dump / MAIN, "UPDATE artists SET popularity = 'very' WHERE rowid = 2",
+            "UPDATE tracks SET duration_ms = 12.5 WHERE rowid = 4")
+    cat = _ingest(dump, tmp_path / "cat", lenient=True)
+    dropped = cat.manifest["stats"]["dropped"]
+    assert dropped["artists: value of the wrong type"] == 1 and dropped["tracks: value of the wrong type"] == 1
+    assert 2 not in set(cat.table("artists").column("rowid").to_pylist())
+    assert 4 not in set(cat.table("tracks").column("rowid").to_pylist())
+    # the dropped artist's credits and genres went with it
+    assert 2 not in set(cat.table("track_artists").column("artist_rowid").to_pylist())
+    assert 2 not in set(cat.table("artist_genres").column("artist_rowid").to_pylist())
+
+
 def test_lenient_drops_and_counts(tmp_path):
     dump = build_tiny_dump(tmp_path / "dump", strict_schema=False)
     run_sql(dump / MAIN, "UPDATE tracks SET popularity = 150 WHERE rowid = 2",
@@ -330,11 +344,11 @@ def _bigger_dump(folder: Path, n: int) -> Path:
 
 
 def test_ctrl_c_during_ingest_leaves_nothing(tmp_path):
-    dump = _bigger_dump(tmp_path / "dump", 150_000)
+    dump = _bigger_dump(tmp_path / "dump", 400_000)
     out = tmp_path / "cat"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "-m", "recsys.cli", "ingest", str(dump), "--out", str(out),
-                             "--batch-rows", "500"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                             "--batch-rows", "200"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     deadline = time.time() + 60
     while time.time() < deadline and not _leftovers(tmp_path):
         time.sleep(0.05)
