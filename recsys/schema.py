@@ -16,7 +16,9 @@ __all__ = [
     "TableSpec",
     "SOURCE_TABLES",
     "ddl",
+    "index_ddl",
     "SchemaVariant",
+    "AUDIO_FEATURE_COLUMNS",
 ]
 
 
@@ -96,7 +98,8 @@ SOURCE_TABLES: dict[str, TableSpec] = {
         ),
         TableSpec(
             SourceFile.MAIN, "track_artists",
-            required=("rowid", "track_rowid", "artist_rowid"), not_null=("track_rowid", "artist_rowid"),
+            # no declared rowid: the implicit one is the credit order (readers always have it)
+            required=("track_rowid", "artist_rowid"), not_null=("track_rowid", "artist_rowid"),
         ),
         TableSpec(
             SourceFile.MAIN, "artist_albums",
@@ -380,8 +383,11 @@ def ddl(file: SourceFile, *, variant: SchemaVariant = SchemaVariant.SHIPPED, ind
 
 def index_ddl(file: SourceFile) -> str:
     """Return only the CREATE INDEX statements of one source file."""
-    return {
+    indexes = {
         SourceFile.MAIN: MAIN_INDEXES,
         SourceFile.AUDIO_FEATURES: AUDIO_FEATURES_INDEXES,
         SourceFile.PLAYLISTS: PLAYLISTS_INDEXES,
-    }[file]
+    }
+    if file not in indexes:
+        raise ValueError(f"file must be a SourceFile, got {file!r}")
+    return indexes[file]

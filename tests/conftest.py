@@ -119,3 +119,19 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared datasets not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory):
+    """A generated 3,000-artist demo dump and its catalog, built once per test session.
+
+    Returns ``(dump_dir, catalog)``; ``dump_dir / "ground_truth.parquet"`` holds each artist's hidden community.
+    Tests must not modify either.
+    """
+    from recsys.sources.annas_archive import ingest
+    from recsys.sources.synthetic import generate_dump
+
+    root = tmp_path_factory.mktemp("small_demo")
+    generate_dump(root / "dump", n_artists=3000, seed=0, progress=False)
+    catalog = ingest(root / "dump", root / "catalog", progress=False)
+    return root / "dump", catalog
