@@ -46,61 +46,64 @@ def _say(msg: str, quiet: bool = False) -> None:
         print(msg, file=sys.stderr)
 
 
-# --- neighbours (walking skeleton) --------------------------------------------------------------------------
+# --- neighbours ---------------------------------------------------------------------------------------------
 
-def artist_neighbours(catalog: Catalog, query: str, k: int = 10) -> dict:
-    """Neighbours of one artist by exact cosine over genre TF-IDF + popularity (the walking skeleton).
-
-    Returns a JSON-ready dict: ``seed`` (row, id, name, popularity, followers, genres) and ``neighbours``
-    (rank, row, id, name, popularity, followers, genres, score), best first.
-    """
-    from .features import build_artist_features
-    from .models.exact import ExactCosine
-
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
-    if catalog.num_rows("artists") < 2:
-        raise RecsysError(f"catalog {str(catalog.path)!r} has {catalog.num_rows('artists')} artist(s); "
-                          "neighbours need at least 2", hint="ingest a larger source or a wider slice")
-    row = catalog.artists.resolve(query)
-    X, _, _ = build_artist_features(catalog)
-    model = ExactCosine().fit(X)
-    ids, scores = model.similar_items(row, k)
-    genres = _genres_by_row(catalog)
-    seed = catalog.artists.describe(row) | {"genres": genres.get(row, [])}
-    out = []
-    for rank, (r, s) in enumerate(zip(ids, scores), start=1):
-        if r < 0:
-            break
-        out.append({"rank": rank, **catalog.artists.describe(int(r)), "genres": genres.get(int(r), []),
-                    "score": round(float(s), 4)})
-    return {"seed": seed, "neighbours": out}
-
-
-def _genres_by_row(catalog: Catalog) -> dict[int, list[str]]:
-    from .features._rows import artist_rows
-
-    t = catalog.table("artist_genres")
-    rows = artist_rows(catalog, t.column("artist_rowid").to_numpy())
-    out: dict[int, list[str]] = {}
-    for r, g in zip(rows.tolist(), t.column("genre").to_pylist()):
-        if r >= 0:
-            out.setdefault(r, []).append(g)
+def parse_params(pairs: Sequence[str] | None, what: str) -> dict[str, Any]:
+    """``["k=10", "weighting=bm25"]`` -> ``{"k": 10, "weighting": "bm25"}`` (values parsed as JSON when they can be)."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise ValueError(f"{what} must look like NAME=VALUE, got {pair!r}")
+        k, v = pair.split("=", 1)
+        try:
+            out[k.strip()] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k.strip()] = v
     return out
 
 
-def _print_neighbours(result: dict) -> None:
-    s = result["seed"]
-    fol = "unknown" if s.get("followers") is None else f"{s['followers']:,}"
-    print(f"\nSeed: {_clip(s['name'], 60)}  [{s['id']}]  popularity {s['popularity']}, followers {fol}")
-    print(f"      genres: {', '.join(s['genres']) or '(none in the dump)'}")
-    if not result["neighbours"]:
-        print("  no neighbours: this artist shares no feature with any other artist in the catalog")
+def open_recommender(source: str, *, kind: str = "artist", catalog: str | None = None, quiet: bool = False):
+    """A saved model directory, or a catalog directory (an exact-cosine recommender is built on the fly)."""
+    from .recommend import Recommender
+
+    p = Path(source)
+    if not p.exists():
+        raise RecsysError(f"{source!r} does not exist",
+                          hint="pass a model directory from `recsys build` or a catalog from `recsys ingest`")
+    if (p / "recommender.json").is_file():
+        rec = Recommender.load(p, catalog)
+        if rec.kind != kind:
+            raise RecsysError(f"model {source!r} holds {rec.kind} neighbours, but {kind}s were asked for",
+                              hint=f"use --{rec.kind}, or build a {kind} model with `recsys build --kind {kind}`")
+        return rec
+    if (p / "manifest.json").is_file():
+        _say(f"building {kind} features and an exact-cosine model for {source} (save one with `recsys build`)...",
+             quiet)
+        return Recommender.build(Catalog.open(p), kind=kind)
+    raise RecsysError(f"{source!r} is neither a model directory (recommender.json) nor a catalog (manifest.json)",
+                      hint="pass a directory written by `recsys build` or `recsys ingest`")
+
+
+def _print_result(rec, seeds: list[str], frame) -> None:
+    for s in seeds:
+        card = rec.describe(s)
+        fol = card.get("followers")
+        extra = "" if "followers" not in card else f", followers {'unknown' if fol is None else f'{fol:,}'}"
+        print(f"\nSeed: {_clip(card['name'], 60)}  [{card['id']}]  popularity {card['popularity']}{extra}")
+    if frame.empty:
+        print("  no neighbours: nothing in the catalog shares a feature with the seed under these filters")
         return
-    rows = [dict(r, genres=", ".join(r["genres"][:3]) or "-") for r in result["neighbours"]]
-    print_table(rows, [("rank", "#", 3), ("name", "artist", 32), ("popularity", "pop", 4),
-                       ("followers", "followers", 10), ("score", "score", 6), ("genres", "genres", 44),
-                       ("id", "id", 22)])
+    cols = [("rank", "#", 3), ("name", rec.kind, 32), ("popularity", "pop", 4)]
+    if "followers" in frame:
+        cols.append(("followers", "followers", 10))
+    cols += [("score", "score", 6), ("id", "id", 22)]
+    width = sum(w for _, _, w in cols) + 2 * (len(cols) - 1)
+    print("  ".join(_clip(h, w).ljust(w) for _, h, w in cols).rstrip())
+    print("-" * width)
+    for r in frame.to_dict("records"):
+        print("  ".join(_clip("" if r.get(k) is None else r.get(k), w).ljust(w) for k, _, w in cols).rstrip())
+        if r.get("explanation"):
+            print("     why: " + _clip(r["explanation"], max(width - 9, 40)))
 
 
 # --- subcommands ------------------------------------------------------------------------------------------------
@@ -165,15 +168,145 @@ def cmd_info(a: argparse.Namespace) -> int:
     return 0
 
 
+def _check_list_options(a: argparse.Namespace) -> None:
+    """Cheap checks before the (possibly long) model build, with the same messages as the library's."""
+    if a.k < 1:
+        raise ValueError(f"n must be a positive integer, got {a.k}")
+    for name in ("dial", "diversity"):
+        v = getattr(a, name, 0.0)
+        if not 0.0 <= v <= 1.0:
+            raise ValueError(f"{name} must be between 0 and 1, got {v}")
+    lo, hi = getattr(a, "min_popularity", None), getattr(a, "max_popularity", None)
+    if lo is not None and hi is not None and lo > hi:
+        raise ValueError(f"min_popularity ({lo}) must not exceed max_popularity ({hi})")
+
+
 def cmd_neighbours(a: argparse.Namespace) -> int:
-    cat = Catalog.open(a.catalog)
-    results = [artist_neighbours(cat, q, a.k) for q in a.artist]
-    if a.json:
-        print(json.dumps(results if len(results) > 1 else results[0], indent=2, ensure_ascii=False))
+    _check_list_options(a)
+    if a.artist and a.track:
+        raise ValueError("pass --artist or --track seeds, not both (a list is of one kind)")
+    kind = "track" if a.track else "artist"
+    seeds = a.artist or a.track or []
+    if a.all and seeds:
+        raise ValueError("--all computes neighbours for every item; drop the --artist/--track seeds, or drop --all")
+    if not a.all and not seeds:
+        raise ValueError("name at least one seed with --artist or --track, or pass --all")
+    if a.all and not a.out:
+        raise ValueError("--all writes a table: pass --out FILE.parquet or FILE.csv")
+    if a.out and not str(a.out).lower().endswith((".parquet", ".csv")):
+        raise ValueError(f"--out must end in .parquet or .csv, got {a.out!r}")
+    rec = open_recommender(a.source, kind=kind, catalog=a.catalog, quiet=a.json)
+    if a.all:
+        return _write_all(rec, a)
+    weights = a.seed_weight if a.seed_weight else None
+    frame = rec.neighbours(seeds, a.k, seed_weights=weights, dial=a.dial, min_popularity=a.min_popularity,
+                           max_popularity=a.max_popularity, diversity=a.diversity, exclude=a.exclude or [],
+                           gems=a.gems)
+    if a.out:
+        _write_frame(frame.assign(query=" + ".join(seeds)), a.out, a.force)
+        _say(f"{len(frame)} rows written to {a.out}")
+    elif a.json:
+        out = {"seeds": [rec.describe(s) for s in seeds], "neighbours": frame.to_dict("records")}
+        print(json.dumps(out, indent=2, ensure_ascii=False, default=_json_default))
     else:
-        for r in results:
-            _print_neighbours(r)
+        _print_result(rec, seeds, frame)
     return 0
+
+
+def _json_default(o):
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return None if np.isnan(o) else float(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _write_frame(frame, out: str, force: bool) -> None:
+    from .atomic import atomic_file
+
+    with atomic_file(out, force=force, what="output") as tmp:
+        if out.lower().endswith(".csv"):
+            frame.to_csv(tmp, index=False)
+        else:
+            frame.to_parquet(tmp, index=False)
+
+
+def _write_all(rec, a: argparse.Namespace) -> int:
+    """Every item's neighbours into one Parquet/CSV table, streamed batch by batch, renamed into place at the end."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .atomic import atomic_file
+
+    total = 0
+    with atomic_file(a.out, force=a.force, what="output") as tmp:
+        writer = None
+        first = True
+        try:
+            for frame in rec.neighbour_table(a.k, dial=a.dial, explain=not a.no_explain, progress=not a.json):
+                frame = frame.drop(columns=["query_row", "row"])
+                total += len(frame)
+                if str(a.out).lower().endswith(".csv"):
+                    frame.to_csv(tmp, mode="w" if first else "a", header=first, index=False)
+                else:
+                    t = pa.Table.from_pandas(frame, preserve_index=False)
+                    writer = writer or pq.ParquetWriter(tmp, t.schema, compression="zstd")
+                    writer.write_table(t)
+                first = False
+        finally:
+            if writer is not None:
+                writer.close()
+    _say(f"{total:,} neighbour rows for {rec.model.n_items_:,} {rec.kind}s written to {a.out}")
+    return 0
+
+
+def cmd_build(a: argparse.Namespace) -> int:
+    from .recommend import Recommender
+
+    params = parse_params(a.param, "--param")
+    weights = {k: float(v) for k, v in parse_params(a.weight, "--weight").items()}
+    cat = Catalog.open(a.catalog)
+    t0 = time.perf_counter()
+    rec = Recommender.build(cat, model=a.model, params=params, kind=a.kind, weights=weights or None,
+                            progress=not a.quiet)
+    rec.save(a.out, force=a.force)
+    _say(f"{a.kind} model {a.model!r} built in {time.perf_counter() - t0:.1f}s "
+         f"({rec.space.X.shape[0]:,} items x {rec.space.X.shape[1]:,} features) and saved to {a.out}", a.quiet)
+    return 0
+
+
+def cmd_tail_report(a: argparse.Namespace) -> int:
+    from .evaluation.communities import tail_report
+
+    rec = open_recommender(a.source, catalog=a.catalog, quiet=a.json)
+    report = tail_report(rec, truth=a.truth, sample=a.sample, seed=a.seed, k=a.k, progress=not a.json)
+    if a.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False, default=_json_default))
+    else:
+        print_tail_report(report)
+    return 0
+
+
+def print_tail_report(r: dict) -> None:
+    c = r["coverage"]
+    print(f"\nTail coverage (share of artists that get {r['k']} neighbours):")
+    rows = [{"group": g, "artists": f"{v['artists']:,}", "with_k": f"{v['with_k']:,}", "share": f"{v['share']:.4f}"}
+            for g, v in c.items()]
+    print_table(rows, [("group", "group", 34), ("artists", "artists", 10), ("with_k", f"with {r['k']}", 10),
+                       ("share", "share", 8)])
+    if "communities" in r:
+        m = r["communities"]
+        print(f"\nHidden-community hit rate@{r['k']} over {m['queries']:,} query artists "
+              f"(chance {m['chance']:.4f}):")
+        rows = [{"model": k, "hit_rate": f"{v['hit_rate']:.4f}", "ci": f"[{v['ci'][0]:.4f}, {v['ci'][1]:.4f}]"}
+                for k, v in m["models"].items()]
+        print_table(rows, [("model", "model", 34), ("hit_rate", "hit rate", 9), ("ci", "95% CI", 20)])
+    if "dial" in r:
+        print(f"\nThe long-tail dial (short head = top {r['head_share']:.0%} of artists by popularity):")
+        rows = [{"dial": f"{d['dial']:.2f}", "hit": f"{d['hit_rate']:.4f}", "outside": f"{d['aplt']:.4f}",
+                 "arp": f"{d['arp']:.2f}", "coverage": f"{d['coverage']:.4f}"} for d in r["dial"]]
+        print_table(rows, [("dial", "dial", 5), ("hit", "hit rate", 9), ("outside", "outside head", 13),
+                           ("arp", "ARP", 7), ("coverage", "coverage", 9)])
 
 
 def cmd_demo(a: argparse.Namespace) -> int:
@@ -197,10 +330,16 @@ def cmd_demo(a: argparse.Namespace) -> int:
     else:
         _say(f"[2/3] catalog found in {catalog}")
         cat = Catalog.open(catalog)
-    _say("[3/3] neighbours by exact cosine over genre TF-IDF + popularity:")
+    _say("[3/3] building artist features (all metadata families) and an exact-cosine model ...")
+    from .recommend import Recommender
+
+    rec = Recommender.build(cat, kind="artist")
     for q in demo_seeds(cat) if not a.artist else a.artist:
-        _print_neighbours(artist_neighbours(cat, q, a.k))
-    print("\nTry your own:  .venv/bin/recsys neighbours", catalog, "--artist NAME_OR_ID")
+        _print_result(rec, [q], rec.neighbours(q, a.k))
+        deep = rec.neighbours(q, a.k, dial=1.0)
+        print(f"  ... at the deep-cuts end of the dial (dial=1): "
+              f"{', '.join(_clip(n, 24) + f' ({p})' for n, p in zip(deep.name[:5], deep.popularity[:5]))}")
+    print("\nTry your own:  .venv/bin/recsys neighbours", catalog, "--artist NAME_OR_ID [--dial 0.8]")
     return 0
 
 
@@ -278,17 +417,64 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-verify", action="store_true", help="skip checksum verification (large catalogs)")
     s.set_defaults(func=cmd_info)
 
-    s = sub.add_parser("neighbours", aliases=["neighbors"], help="similar artists for one or more seeds",
-                       description="Similar artists by exact cosine over genre TF-IDF and popularity bins. "
-                                   "A seed is a Spotify id, URI (spotify:artist:ID), URL "
-                                   "(open.spotify.com/artist/ID) or an exact name; an ambiguous name lists the "
-                                   "candidates.")
+    s = sub.add_parser("build", help="build features and fit a similarity model; save it as a model directory",
+                       description="Build artist (or track) vectors from every metadata family (genres, popularity, "
+                                   "era, labels, markets, collaborations, compilations, audio, playlists, inferred "
+                                   "genres), fit a model and save it (JSON + npz, no pickle).")
     s.add_argument("catalog", help="catalog directory")
-    s.add_argument("--artist", action="append", required=True, metavar="ID_OR_NAME",
-                   help="seed artist (repeat for several)")
+    s.add_argument("--model", default="exact_cosine",
+                   help="exact_cosine (reference), itemknn (implicit kNN), als (implicit ALS), hnsw (ANN)")
+    s.add_argument("--param", action="append", metavar="NAME=VALUE",
+                   help="model parameter, e.g. --param weighting=bm25 --param K=200 (repeat)")
+    s.add_argument("--weight", action="append", metavar="FAMILY=W",
+                   help="feature-family weight, e.g. --weight genres=2 --weight playlists=0 (repeat)")
+    s.add_argument("--kind", choices=["artist", "track"], default="artist", help="items to relate (default artist)")
+    s.add_argument("--out", required=True, help="model directory to create")
+    s.add_argument("--force", action="store_true", help="replace an existing model directory")
+    s.add_argument("--quiet", action="store_true", help="no progress output")
+    s.set_defaults(func=cmd_build)
+
+    s = sub.add_parser("neighbours", aliases=["neighbors"], help="similar artists or tracks, explained",
+                       description="Neighbours of one or more seeds, re-ranked by the long-tail options. SOURCE is a "
+                                   "model directory from `recsys build`, or a catalog (an exact-cosine model is "
+                                   "built on the fly). A seed is a Spotify id, URI (spotify:artist:ID), URL "
+                                   "(open.spotify.com/artist/ID) or an exact name; an ambiguous name lists the "
+                                   "candidates. Several seeds are blended into one list.")
+    s.add_argument("source", help="model directory or catalog directory")
+    s.add_argument("--artist", action="append", metavar="ID_OR_NAME", help="seed artist (repeat to blend)")
+    s.add_argument("--track", action="append", metavar="ID_OR_NAME", help="seed track (repeat to blend)")
+    s.add_argument("--seed-weight", action="append", type=float, metavar="W",
+                   help="weight of each seed, in order (default: equal)")
+    s.add_argument("--all", action="store_true", help="neighbours of every item, written to --out")
     s.add_argument("--k", type=int, default=10, help="neighbours per seed (default 10)")
+    s.add_argument("--dial", type=float, default=0.0,
+                   help="mainstream (0, default) to deep cuts (1): penalises popular neighbours")
+    s.add_argument("--min-popularity", type=float, default=None, metavar="P", help="keep neighbours with popularity >= P")
+    s.add_argument("--max-popularity", type=float, default=None, metavar="P", help="keep neighbours with popularity <= P")
+    s.add_argument("--diversity", type=float, default=0.0, help="0 (default) to 1: spread the list out (MMR)")
+    s.add_argument("--exclude", action="append", metavar="ID_OR_NAME", help="never suggest this item (repeat)")
+    s.add_argument("--gems", action="store_true",
+                   help="hidden gems only: strong neighbours far less popular than the seed")
+    s.add_argument("--catalog", default=None, help="catalog to use instead of the one the model was built from")
     s.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    s.add_argument("--out", default=None, metavar="FILE",
+                   help="write the neighbour table (query, rank, neighbour id, score, explanation) to .parquet/.csv")
+    s.add_argument("--no-explain", action="store_true", help="with --all: skip explanations (faster)")
+    s.add_argument("--force", action="store_true", help="replace an existing --out file")
     s.set_defaults(func=cmd_neighbours)
+
+    s = sub.add_parser("tail-report", help="how well neighbours reach the long tail (coverage, dial, communities)",
+                       description="Share of artists that get k neighbours (all linked artists, popularity 0, no "
+                                   "genre), and, with --truth (the demo's ground_truth.parquet), the hidden-community "
+                                   "hit rate against a genre-only model and chance, across the long-tail dial.")
+    s.add_argument("source", help="model directory or catalog directory")
+    s.add_argument("--truth", default=None, help="ground_truth.parquet of a demo dump (artist_id, community)")
+    s.add_argument("--k", type=int, default=10, help="neighbours per artist (default 10)")
+    s.add_argument("--sample", type=int, default=2000, help="query artists for hit rates (default 2000)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the query sample (default 0)")
+    s.add_argument("--catalog", default=None, help="catalog to use instead of the one the model was built from")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(func=cmd_tail_report)
 
     s = sub.add_parser("demo", help="the main job on the built-in demo catalog",
                        description="Generate the demo dump (first run only), ingest it into a catalog and show "

@@ -10,7 +10,7 @@ import pytest
 
 from recsys.cli import build_parser, main
 
-SUBCOMMANDS = ["synth", "ingest", "info", "neighbours", "demo"]
+SUBCOMMANDS = ["synth", "ingest", "info", "build", "neighbours", "tail-report", "demo"]
 
 
 def test_top_level_help_lists_subcommands(capsys):
@@ -47,21 +47,69 @@ def test_ingest_and_neighbours(tiny_dump, tmp_path, capsys):
     assert "artists" in capsys.readouterr().out
     assert main(["neighbours", str(tmp_path / "cat"), "--artist", "The Spitfires", "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
-    assert res["seed"]["id"] == "4DDDDDDDDDDDDDDDDDDDDD"
-    assert res["neighbours"][0]["id"] == "5EEEEEEEEEEEEEEEEEEEEE"  # the other punk artist
+    assert res["seeds"][0]["id"] == "4DDDDDDDDDDDDDDDDDDDDD"
+    assert res["neighbours"][0]["id"] == "5EEEEEEEEEEEEEEEEEEEEE"  # the other punk artist, on the same album
+    assert res["neighbours"][0]["explanation"]
     assert main(["neighbours", str(tmp_path / "cat"), "--artist", "Kastrin"]) == 0
     out = capsys.readouterr().out
     assert "Velmora" in out and "dark ambient" in out
 
 
+def test_build_then_neighbours_from_model_dir(small_demo, tmp_path, capsys):
+    _, cat = small_demo
+    assert main(["build", str(cat.path), "--model", "exact_cosine", "--weight", "genres=2",
+                 "--out", str(tmp_path / "m"), "--quiet"]) == 0
+    seed = cat.artists.ids[0]
+    assert main(["neighbours", str(tmp_path / "m"), "--artist", seed, "--k", "5", "--dial", "0.8", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert len(res["neighbours"]) == 5 and all(r["id"] != seed for r in res["neighbours"])
+    out = tmp_path / "all.parquet"
+    assert main(["neighbours", str(tmp_path / "m"), "--all", "--k", "3", "--out", str(out)]) == 0
+    import pandas as pd
+
+    table = pd.read_parquet(out)
+    assert set(table.columns) >= {"query_id", "rank", "id", "score", "explanation"}
+    assert table.query_id.nunique() > 0.9 * cat.num_rows("artists") and table["rank"].max() == 3
+    csv = tmp_path / "some.csv"
+    assert main(["neighbours", str(tmp_path / "m"), "--artist", seed, "--out", str(csv)]) == 0
+    assert pd.read_csv(csv).shape[0] == 10
+
+
+def test_tail_report_with_truth(small_demo, capsys):
+    dump, cat = small_demo
+    assert main(["tail-report", str(cat.path), "--truth", str(dump / "ground_truth.parquet"), "--sample", "300",
+                 "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert 0 < r["coverage"]["linked artists"]["share"] <= 1
+    models = r["communities"]["models"]
+    full, genres = models["exact_cosine (all families)"], models["exact_cosine, genres only"]
+    assert full["hit_rate"] > 3 * r["communities"]["chance"]
+    assert full["ci"][0] > genres["ci"][1]  # better than genres alone, beyond noise
+    assert r["dial"][-1]["aplt"] >= 0.5 > r["dial"][0]["aplt"] - 0.5
+    assert r["dial"][-1]["hit_rate"] >= 0.9 * r["dial"][0]["hit_rate"]
+
+
 @pytest.mark.parametrize("args,words", [
     (["neighbours", "{cat}", "--artist", "Velmora"], ["2 artists are named", "1AAAAAAAAAAAAAAAAAAAAA"]),
     (["neighbours", "{cat}", "--artist", "Nobody At All"], ["no artist named"]),
-    (["neighbours", "{cat}", "--artist", "Kastrin", "--k", "0"], ["k must be a positive integer"]),
+    (["neighbours", "{cat}", "--artist", "Kastrin", "--k", "0"], ["n must be a positive integer"]),
     (["neighbours", "{tmp}/nope", "--artist", "x"], ["does not exist"]),
     (["ingest", "{tmp}/nope", "--out", "{tmp}/c2"], ["does not exist"]),
     (["ingest", "{dump}", "--out", "{cat}"], ["already exists", "--force"]),
     (["ingest", "{dump}", "--out", "{tmp}/c3", "--min-track-popularity", "101"], ["min_track_popularity"]),
+    (["neighbours", "{cat}", "--artist", "Kastrin", "--track", "Hollow"], ["not both"]),
+    (["neighbours", "{cat}", "--all", "--artist", "Kastrin", "--out", "{tmp}/x.parquet"], ["drop the --artist"]),
+    (["neighbours", "{cat}", "--all"], ["--out"]),
+    (["neighbours", "{cat}"], ["at least one seed"]),
+    (["neighbours", "{cat}", "--artist", "Kastrin", "--out", "{tmp}/x.txt"], [".parquet or .csv"]),
+    (["neighbours", "{cat}", "--artist", "Kastrin", "--dial", "2"], ["dial must be between 0 and 1"]),
+    (["neighbours", "{cat}", "--artist", "Kastrin", "--min-popularity", "60", "--max-popularity", "5"],
+     ["must not exceed"]),
+    (["neighbours", "{cat}", "--track", "Kastrin"], ["no track named"]),
+    (["build", "{cat}", "--model", "magic", "--out", "{tmp}/m"], ["model must be one of"]),
+    (["build", "{cat}", "--param", "K", "--out", "{tmp}/m"], ["NAME=VALUE"]),
+    (["build", "{cat}", "--weight", "colour=2", "--out", "{tmp}/m"], ["colour"]),
+    (["tail-report", "{cat}", "--truth", "{tmp}/nope.parquet"], ["ground truth"]),
 ])
 def test_errors_are_messages_not_tracebacks(tiny_dump, tmp_path, capsys, args, words):
     cat = tmp_path / "cat"
@@ -70,6 +118,6 @@ def test_errors_are_messages_not_tracebacks(tiny_dump, tmp_path, capsys, args, w
     args = [a.format(cat=cat, tmp=tmp_path, dump=tiny_dump) for a in args]
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and "Traceback" not in err
+    assert "error: " in err and "Traceback" not in err
     for w in words:
         assert w in err

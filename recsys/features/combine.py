@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.preprocessing import normalize
+
+from ._links import safe_normalize
 
 __all__ = ["combine_blocks"]
 
@@ -27,7 +28,9 @@ def combine_blocks(blocks: Sequence[tuple[str, sp.spmatrix, float]]) -> tuple[sp
             raise ValueError(f"block {name!r} has {m.shape[0]} rows, expected {n} like the first block")
         if not np.isfinite(w) or w < 0:
             raise ValueError(f"weight of block {name!r} must be a finite number >= 0, got {w!r}")
-        parts.append(normalize(sp.csr_matrix(m, dtype=np.float32), norm="l2") * np.float32(np.sqrt(w)))
+        m = sp.csr_matrix(m, dtype=np.float32)
+        # a family without data gives a zero-width block (scikit-learn's normalize refuses those)
+        parts.append(safe_normalize(m, norm="l2") * np.float32(np.sqrt(w)))
         slices.append((name, slice(start, start + m.shape[1])))
         start += m.shape[1]
     return sp.hstack(parts, format="csr", dtype=np.float32), slices

@@ -1,20 +1,33 @@
-"""Genre features: artist x genre matrix with TF-IDF weighting."""
+"""Genre features: artist x genre matrix with TF-IDF (or BM25) weighting."""
 
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.feature_extraction.text import TfidfTransformer
 
 from ..catalog import Catalog
-from ._rows import artist_rows
+from ._base import TokenFamily
+from ._links import column_rows, incidence
 
-__all__ = ["GenreTfidf"]
+__all__ = ["GenreTfidf", "genre_incidence"]
 
 
-class GenreTfidf(TransformerMixin, BaseEstimator):
-    """Artist x genre TF-IDF block.
+def genre_incidence(catalog: Catalog) -> tuple[sp.csr_matrix, pa.Array]:
+    """(artist x genre-code 0/1 matrix CSR float32, genre string of each code) from ``artist_genres``."""
+    art = column_rows(catalog, "artist_genres", "artist_rowid", "artists")
+    enc = pc.dictionary_encode(catalog.table("artist_genres", ["genre"]).column(0).combine_chunks())
+    idx = enc.indices
+    codes = idx.fill_null(-1).to_numpy().astype(np.int64) if idx.null_count else idx.to_numpy().astype(np.int64)
+    ok = (art >= 0) & (codes >= 0)
+    # duplicate (artist, genre) rows count once
+    m = incidence(art[ok], codes[ok], (catalog.num_rows("artists"), len(enc.dictionary)), binary=True)
+    return m, enc.dictionary
+
+
+class GenreTfidf(TokenFamily):
+    """Artist x genre block (names ``"genre=<genre>"``).
 
     ``fit(catalog)`` learns the genre vocabulary and IDF weights from ``artist_genres``; ``transform(catalog)``
     returns a CSR matrix of shape (n_artists, n_genres), float32, rows aligned with ``catalog.artists``.
@@ -22,35 +35,27 @@ class GenreTfidf(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
+    weighting : {"tfidf", "bm25", "log", "binary"}
+        ``"tfidf"``: scikit-learn's ``TfidfTransformer``; ``"bm25"``: BM25 with ``k1``/``b`` (on 0/1 genres
+        only its length normalisation matters: an artist tagged with eight genres spreads its weight).
     sublinear_tf : bool
-        Passed to scikit-learn's ``TfidfTransformer`` (genres are 0/1, so it only matters for merged data).
+        Passed to ``TfidfTransformer`` (genres are 0/1, so it only matters for merged data).
+    k1, b : float
+        BM25 parameters.
+    min_df, max_df : int or float
+        Keep genres of at least / at most this many artists (int) or share of artists (float).
     """
 
-    def __init__(self, *, sublinear_tf: bool = False) -> None:
+    prefix = "genre"
+
+    def __init__(self, *, weighting: str = "tfidf", sublinear_tf: bool = False, k1: float = 1.2, b: float = 0.75,
+                 min_df: int | float = 1, max_df: int | float = 1.0) -> None:
+        self.weighting = weighting
         self.sublinear_tf = sublinear_tf
+        self.k1 = k1
+        self.b = b
+        self.min_df = min_df
+        self.max_df = max_df
 
-    def _counts(self, catalog: Catalog, vocabulary: dict[str, int] | None) -> tuple[sp.csr_matrix, dict[str, int]]:
-        t = catalog.table("artist_genres")
-        genres = np.asarray(t.column("genre").to_pylist(), dtype=object)
-        rows = artist_rows(catalog, t.column("artist_rowid").to_numpy())
-        if vocabulary is None:
-            vocabulary = {g: i for i, g in enumerate(sorted(set(genres.tolist())))}
-        cols = np.fromiter((vocabulary.get(g, -1) for g in genres), dtype=np.int64, count=len(genres))
-        ok = (cols >= 0) & (rows >= 0)
-        m = sp.csr_matrix((np.ones(int(ok.sum()), dtype=np.float32), (rows[ok], cols[ok])),
-                          shape=(catalog.num_rows("artists"), len(vocabulary)))
-        m.data[:] = 1.0  # duplicate (artist, genre) rows count once
-        return m, vocabulary
-
-    def fit(self, catalog: Catalog, y=None) -> GenreTfidf:
-        counts, self.vocabulary_ = self._counts(catalog, None)
-        self.tfidf_ = TfidfTransformer(norm=None, sublinear_tf=self.sublinear_tf).fit(counts)
-        return self
-
-    def transform(self, catalog: Catalog) -> sp.csr_matrix:
-        counts, _ = self._counts(catalog, self.vocabulary_)
-        return self.tfidf_.transform(counts).astype(np.float32).tocsr()
-
-    def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        names = sorted(self.vocabulary_, key=self.vocabulary_.get)
-        return np.asarray([f"genre={g}" for g in names], dtype=object)
+    def _counts(self, catalog: Catalog) -> tuple[sp.csr_matrix, pa.Array]:
+        return genre_incidence(catalog)
