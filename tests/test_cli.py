@@ -10,7 +10,7 @@ import pytest
 
 from recsys.cli import build_parser, main
 
-SUBCOMMANDS = ["synth", "ingest", "info", "build", "neighbours", "tail-report", "demo"]
+SUBCOMMANDS = ["synth", "ingest", "info", "build", "neighbours", "tail-report", "infer-genres", "demo"]
 
 
 def test_top_level_help_lists_subcommands(capsys):
@@ -73,6 +73,14 @@ def test_build_then_neighbours_from_model_dir(small_demo, tmp_path, capsys):
     csv = tmp_path / "some.csv"
     assert main(["neighbours", str(tmp_path / "m"), "--artist", seed, "--out", str(csv)]) == 0
     assert pd.read_csv(csv).shape[0] == 10
+
+
+def test_infer_genres_report(small_demo, capsys):
+    assert main(["infer-genres", str(small_demo[1].path), "--holdout", "0.3", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["n_evaluated"] > 50 and r["precision_at_1"] > r["majority_precision_at_1"] + 0.2
+    assert main(["infer-genres", str(small_demo[1].path), "--holdout", "1.5"]) == 2
+    assert "holdout must be in (0, 1)" in capsys.readouterr().err
 
 
 def test_tail_report_with_truth(small_demo, capsys):
