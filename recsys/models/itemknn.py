@@ -75,6 +75,11 @@ class ItemKNN(SimilarityModel):
     num_threads : int
         Threads for fitting; 0 means all cores. The default 1 keeps neighbour choice among ties at the K-th
         place reproducible.
+    max_token_items : int or None
+        Feature columns present in more than this many items are left out of the fit. Fit cost grows with the
+        square of a column's item count, and near-universal columns (audio, era and market profiles, big
+        labels) carry almost no co-occurrence information: at 100k artists they would take the fit from
+        seconds to hours. None keeps every column.
 
     Attributes
     ----------
@@ -85,7 +90,8 @@ class ItemKNN(SimilarityModel):
     name: ClassVar[str] = "itemknn"
 
     def __init__(self, *, weighting: str = "cosine", K: int = 200, K1: float = 1.2, B: float = 0.75,
-                 num_threads: int = 1) -> None:
+                 num_threads: int = 1, max_token_items: int | None = 5000) -> None:
+        self.max_token_items = max_token_items
         self.weighting = weighting
         self.K = K
         self.K1 = K1
@@ -112,6 +118,8 @@ class ItemKNN(SimilarityModel):
                             f"({self.num_threads!r})")
         if self.num_threads < 0:
             raise ValueError(f"num_threads must be >= 0 (0 = all cores), got {self.num_threads}")
+        if self.max_token_items is not None and (not _is_int(self.max_token_items) or self.max_token_items < 2):
+            raise ValueError(f"max_token_items must be None or an int >= 2, got {self.max_token_items!r}")
 
     def _fit(self, X: Any) -> None:
         from implicit import nearest_neighbours as nn
@@ -125,6 +133,12 @@ class ItemKNN(SimilarityModel):
         else:
             rec = cls(K=k, num_threads=int(self.num_threads))
         user_items = sp.csr_matrix(X, dtype=np.float32).T.tocsr()  # (n_features, n_items): tokens are users
+        if self.max_token_items is not None:
+            items_per_token = np.diff(user_items.indptr)
+            self.dropped_tokens_ = int((items_per_token > self.max_token_items).sum())
+            if self.dropped_tokens_:
+                keep = np.flatnonzero(items_per_token <= self.max_token_items)
+                user_items = user_items[keep]
         with warnings.catch_warnings():
             # implicit's weighting helpers hand COO to its own CSR check, which warns about the conversion.
             from implicit.utils import ParameterWarning
