@@ -108,9 +108,12 @@ class ALSEmbedding(SimilarityModel):
         user_items.eliminate_zeros()
         if not np.isfinite(user_items.data).all():
             raise ValueError("X must hold finite numbers only, got NaN or infinity")
-        if user_items.nnz and user_items.data.min() < 0:
-            raise ValueError("X must be non-negative for ALSEmbedding (implicit reads negative values as "
-                             f"dislikes), got a minimum of {user_items.data.min()}")
+        # implicit reads a stored value as a confidence that the "user" (feature) holds the item. A negative
+        # value (a z-scored profile below the mean) is no evidence of holding it, so it is treated as absent.
+        self.negatives_dropped_ = int((user_items.data < 0).sum())
+        if self.negatives_dropped_:
+            user_items.data[user_items.data < 0] = 0
+            user_items.eliminate_zeros()
         user_items.data = 1.0 + np.float32(self.alpha) * user_items.data
         self.factors_ = int(min(self.factors, n_items, n_features))
         # One BLAS thread: implicit parallelises over rows itself; a threaded BLAS inside it is slower (and

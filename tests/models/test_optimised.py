@@ -138,11 +138,17 @@ def test_als_featureless_item_has_no_neighbours():
     assert 5 not in m.similar_items(np.arange(N), 10)[0]
 
 
-def test_als_rejects_negative_features():
-    X = community_matrix().toarray()
-    X[0, 0] = -1
-    with pytest.raises(ValueError, match="non-negative"):
-        ALSEmbedding().fit(X)
+def test_als_treats_negative_features_as_absent():
+    # z-scored profile columns hold negatives; ALS reads values as confidences, so below-mean means "no evidence"
+    X = community_matrix()
+    with_negative = sp.hstack([X, sp.csr_matrix(np.full((X.shape[0], 1), -0.5, dtype=np.float32))], format="csr")
+    a = ALSEmbedding(factors=16).fit(X)
+    b = ALSEmbedding(factors=16).fit(with_negative)
+    assert b.negatives_dropped_ == X.shape[0] and a.negatives_dropped_ == 0
+    ids, _ = b.similar_items(np.arange(N), SIZE - 1)
+    assert all(set(ids[i].tolist()) == community(i) for i in range(N))  # the negative column linked nothing
+    with pytest.raises(ValueError, match="finite"):
+        ALSEmbedding().fit(sp.csr_matrix(np.full((4, 3), np.nan)))
 
 
 @pytest.mark.parametrize("kwargs, exc, match", [
