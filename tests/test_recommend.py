@@ -177,3 +177,11 @@ def test_neighbour_table_batches_match_single_queries(rec):
     for q in (0, 17, 39):
         single = rec.neighbours(q, 5, explain=False)
         assert table[table.query_row == q].row.tolist() == single.row.tolist()
+
+
+@pytest.mark.parametrize("model", sorted(__import__("recsys.models", fromlist=["MODEL_REGISTRY"]).MODEL_REGISTRY))
+def test_every_model_builds_on_the_default_feature_space(small_demo, model):
+    # the default space holds z-scored (negative) audio columns and dense profile columns: every model must cope
+    rec = Recommender.build(small_demo[1], model=model)
+    df = rec.neighbours(int(np.argsort(-rec.popularity)[3]), 10)
+    assert len(df) == 10 and df.explanation.str.len().gt(0).all()
