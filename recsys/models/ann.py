@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.preprocessing import normalize
 
 from ..errors import ModelFileError
 from .base import _PAD_ID, SimilarityModel, register_model, topk_from_scores
@@ -99,7 +100,8 @@ class HNSWIndex(SimilarityModel):
     _OVERFETCH_MAX: ClassVar[int] = 256
 
     def __init__(self, *, n_components: int = 64, M: int = 16, ef_construction: int = 200, ef_search: int = 100,
-                 random_state: int = 0, num_threads: int = 1) -> None:
+                 random_state: int = 0, num_threads: int = 1, rerank: int = 0) -> None:
+        self.rerank = rerank
         self.n_components = n_components
         self.M = M
         self.ef_construction = ef_construction
@@ -109,7 +111,7 @@ class HNSWIndex(SimilarityModel):
 
     def _check_params(self) -> None:
         for param, low in (("n_components", 1), ("M", 2), ("ef_construction", 1), ("ef_search", 1),
-                           ("random_state", 0), ("num_threads", 0)):
+                           ("random_state", 0), ("num_threads", 0), ("rerank", 0)):
             value = getattr(self, param)
             if not _is_int(value):
                 raise TypeError(f"{param} must be an int, got {type(value).__name__} ({value!r})")
@@ -146,6 +148,8 @@ class HNSWIndex(SimilarityModel):
         index.init_index(max_elements=len(first), M=int(self.M), ef_construction=int(self.ef_construction),
                          random_seed=int(self.random_state))
         index.add_items(self.group_vectors_, np.arange(len(first)), num_threads=self._hnsw_threads())
+        # The original vectors, L2-normalised, for the exact re-rank stage (only kept when it is on).
+        self.exact_ = (normalize(sp.csr_matrix(X, dtype=np.float32), norm="l2", axis=1) if self.rerank else None)
         self._ready(index)
 
     @property
@@ -193,6 +197,27 @@ class HNSWIndex(SimilarityModel):
 
     # -- querying
     def _topk(self, rows: np.ndarray, n: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not self.rerank:
+            return self._graph_topk(rows, n, allowed)
+        # Two stages: the graph proposes `rerank` candidates from the reduced space, exact cosine over the
+        # original vectors orders them. A projection of a wide sparse space keeps neighbourhoods but not the
+        # exact order, and this restores most of it at a cost of one small sparse product per query.
+        cand, _ = self._graph_topk(rows, max(int(self.rerank), n), allowed)
+        out_ids = np.full((len(rows), n), _PAD_ID, dtype=np.int64)
+        out_scores = np.full((len(rows), n), -np.inf, dtype=np.float32)
+        X = self.exact_
+        for i, r in enumerate(rows):
+            c = cand[i][cand[i] >= 0]
+            if not len(c):
+                continue
+            s = np.asarray((X[int(r)] @ X[c].T).todense(), dtype=np.float32).ravel()
+            ok = s > 0
+            c, s = c[ok], s[ok]
+            order = np.lexsort((c, -np.round(s, 6)))[:n]
+            out_ids[i, :len(order)], out_scores[i, :len(order)] = c[order], s[order]
+        return out_ids, out_scores
+
+    def _graph_topk(self, rows: np.ndarray, n: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         n_allowed = int(allowed.sum())
         if n_allowed < self.n_items_ and n_allowed <= self._EXACT_MAX_ALLOWED:
             return self._exact_topk(rows, n, allowed)
@@ -261,14 +286,22 @@ class HNSWIndex(SimilarityModel):
             self.index_.save_index(path)
             with open(path, "rb") as f:
                 blob = np.frombuffer(f.read(), dtype=np.uint8)
-        return {"index": blob, "group_vectors": self.group_vectors_, "groups": self.groups_,
-                "components": self.components_}
+        state = {"index": blob, "group_vectors": self.group_vectors_, "groups": self.groups_,
+                 "components": self.components_}
+        if self.rerank:
+            x = self.exact_
+            state |= {"exact_data": x.data, "exact_indices": x.indices, "exact_indptr": x.indptr,
+                      "exact_shape": np.asarray(x.shape, dtype=np.int64)}
+        return state
 
     def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
         hnswlib = _import_hnswlib()
         self.group_vectors_ = np.ascontiguousarray(arrays["group_vectors"], dtype=np.float32)
         self.groups_ = arrays["groups"].astype(np.int64)
         self.components_ = arrays["components"]
+        self.exact_ = (sp.csr_matrix((arrays["exact_data"], arrays["exact_indices"], arrays["exact_indptr"]),
+                                     shape=tuple(int(v) for v in arrays["exact_shape"]))
+                       if "exact_data" in arrays else None)
         n_groups, dim = self.group_vectors_.shape
         index = hnswlib.Index(space=_SPACE, dim=int(dim))
         with tempfile.TemporaryDirectory(prefix="recsys-hnsw-") as tmp:
