@@ -20,7 +20,8 @@ from .atomic import atomic_dir, sha256_file
 from .errors import ModelFileError
 from .models import MODEL_REGISTRY, SimilarityModel
 
-__all__ = ["MODEL_FORMAT", "MODEL_FORMAT_VERSION", "save_model", "load_model", "read_model_info"]
+__all__ = ["MODEL_FORMAT", "MODEL_FORMAT_VERSION", "save_model", "load_model", "read_model_info",
+           "read_versioned_json"]
 
 MODEL_FORMAT = "recsys-model"
 MODEL_FORMAT_VERSION = 1
@@ -47,24 +48,34 @@ def save_model(model: SimilarityModel, path: str | os.PathLike, *, metadata: dic
     return Path(path)
 
 
-def read_model_info(path: str | os.PathLike) -> dict[str, Any]:
-    """Read and check ``model.json`` of a model directory (format, version, known model)."""
+def read_versioned_json(path: str | os.PathLike, name: str, fmt: str, version: int) -> dict[str, Any]:
+    """Read ``path/name``, a JSON object with ``format == fmt`` and ``format_version == version``.
+
+    Raises :class:`ModelFileError` naming the file and what is wrong (no such directory or file, not JSON, another
+    format, another version).
+    """
     p = Path(path)
-    ipath = p / _INFO
+    ipath = p / name
     if not p.is_dir() or not ipath.is_file():
-        raise ModelFileError(f"{str(p)!r} is not a model directory (no {_INFO})",
+        raise ModelFileError(f"{str(p)!r} is not a model directory (no {name})",
                              hint="build one with `recsys build CATALOG --model NAME --out DIR`")
     try:
         info = json.loads(ipath.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ModelFileError(f"{str(ipath)!r} is not valid JSON ({e})", hint="rebuild the model") from e
-    if not isinstance(info, dict) or info.get("format") != MODEL_FORMAT:
-        raise ModelFileError(f"{str(ipath)!r} is not a recsys model file", hint="rebuild the model")
-    if info.get("format_version") != MODEL_FORMAT_VERSION:
-        raise ModelFileError(f"{str(ipath)!r} has model format version {info.get('format_version')!r}; this "
-                             f"recsys reads version {MODEL_FORMAT_VERSION}", hint="rebuild the model with this recsys")
+        raise ModelFileError(f"{str(ipath)!r} is not valid JSON ({e})", hint="rebuild it with `recsys build`") from e
+    if not isinstance(info, dict) or info.get("format") != fmt:
+        raise ModelFileError(f"{str(ipath)!r} is not a {fmt} file", hint="rebuild it with `recsys build`")
+    if info.get("format_version") != version:
+        raise ModelFileError(f"{str(ipath)!r} has format version {info.get('format_version')!r}; this recsys reads "
+                             f"version {version}", hint="rebuild it with this recsys")
+    return info
+
+
+def read_model_info(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and check ``model.json`` of a model directory (format, version, known model)."""
+    info = read_versioned_json(path, _INFO, MODEL_FORMAT, MODEL_FORMAT_VERSION)
     if info.get("model") not in MODEL_REGISTRY:
-        raise ModelFileError(f"{str(ipath)!r} names an unknown model {info.get('model')!r}; known: "
+        raise ModelFileError(f"{str(Path(path) / _INFO)!r} names an unknown model {info.get('model')!r}; known: "
                              f"{sorted(MODEL_REGISTRY)}", hint="rebuild the model, or upgrade recsys")
     return info
 

@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 import scipy.sparse as sp
 
 from . import __version__
-from .artifacts import load_model, save_model
+from .artifacts import load_model, read_versioned_json, save_model
 from .atomic import atomic_dir, sha256_file
 from .catalog import Catalog, EntityIndex
 from .errors import CatalogError, ModelFileError, RecsysError
@@ -331,18 +331,4 @@ class Recommender:
 
 def read_recommender_info(path: str | os.PathLike) -> dict:
     """Read and check ``recommender.json`` (format and version)."""
-    p = Path(path)
-    ipath = p / "recommender.json"
-    if not p.is_dir() or not ipath.is_file():
-        raise ModelFileError(f"{str(p)!r} is not a model directory (no recommender.json)",
-                             hint="build one with `recsys build CATALOG --model NAME --out DIR`")
-    try:
-        info = json.loads(ipath.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ModelFileError(f"{str(ipath)!r} is not valid JSON ({e})", hint="rebuild it with `recsys build`") from e
-    if not isinstance(info, dict) or info.get("format") != RECOMMENDER_FORMAT:
-        raise ModelFileError(f"{str(ipath)!r} is not a recsys model directory file", hint="rebuild it")
-    if info.get("format_version") != RECOMMENDER_FORMAT_VERSION:
-        raise ModelFileError(f"{str(ipath)!r} has format version {info.get('format_version')!r}; this recsys reads "
-                             f"version {RECOMMENDER_FORMAT_VERSION}", hint="rebuild it with this recsys")
-    return info
+    return read_versioned_json(path, "recommender.json", RECOMMENDER_FORMAT, RECOMMENDER_FORMAT_VERSION)
