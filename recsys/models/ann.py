@@ -99,8 +99,8 @@ class HNSWIndex(SimilarityModel):
     #: at most this many disallowed rows -> over-fetch and filter in numpy instead of a Python filter callback
     _OVERFETCH_MAX: ClassVar[int] = 256
 
-    def __init__(self, *, n_components: int = 64, M: int = 16, ef_construction: int = 200, ef_search: int = 100,
-                 random_state: int = 0, num_threads: int = 1, rerank: int = 0) -> None:
+    def __init__(self, *, n_components: int = 128, M: int = 16, ef_construction: int = 200, ef_search: int = 100,
+                 random_state: int = 0, num_threads: int = 1, rerank: int = 1000) -> None:
         self.rerank = rerank
         self.n_components = n_components
         self.M = M
@@ -237,6 +237,8 @@ class HNSWIndex(SimilarityModel):
             k, filt, threads = min(n + 1, n_groups), (size > 0).tolist().__getitem__, 1
         gv = self.group_vectors_
         qg = self.groups_[rows]
+        # hnswlib needs ef >= k, else it cannot fill k results and raises; large k comes from the re-rank stage.
+        self.index_.set_ef(max(int(self.ef_search), int(k)))
         try:
             labels, _ = self.index_.knn_query(gv[qg], k=k, num_threads=threads, filter=filt)
         except RuntimeError:

@@ -20,7 +20,7 @@ def test_rerank_raises_recall_against_full_space_exact_search(space):
     X = space.X
     exact = ExactCosine().fit(X)
     q = np.random.default_rng(0).choice(X.shape[0], 300, replace=False)
-    plain = HNSWIndex(n_components=16).fit(X)
+    plain = HNSWIndex(n_components=16, rerank=0).fit(X)
     reranked = HNSWIndex(n_components=16, rerank=200).fit(X)
     r_plain = tie_aware_recall(exact, q, plain.similar_items(q, 10)[0])
     r_rerank = tie_aware_recall(exact, q, reranked.similar_items(q, 10)[0])
@@ -47,3 +47,15 @@ def test_rerank_keeps_the_contract_and_round_trips(space, tmp_path):
 def test_rerank_validated():
     with pytest.raises(ValueError, match="rerank must be >= 0"):
         HNSWIndex(rerank=-1).fit(np.eye(5, dtype=np.float32))
+
+
+def test_rerank_candidates_come_from_the_graph(space, monkeypatch):
+    # A large candidate pool must still be answered by the graph (hnswlib needs ef >= k), not the exact fallback.
+    m = HNSWIndex(n_components=16, rerank=500).fit(space.X)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the exact scan ran where the graph should have answered")
+
+    monkeypatch.setattr(HNSWIndex, "_exact_topk", fail)
+    ids, _ = m.similar_items(np.arange(20), 10)
+    assert (ids >= 0).all()

@@ -172,7 +172,7 @@ def random_dense():
 
 @pytest.fixture(scope="module")
 def hnsw_random(random_dense):
-    return HNSWIndex().fit(random_dense)
+    return HNSWIndex(rerank=0).fit(random_dense)
 
 
 def _no_exact_scan(*args, **kwargs):
@@ -228,7 +228,7 @@ def test_hnsw_groups_duplicates_and_expands_them_in_id_order():
     rng = np.random.default_rng(0)
     base = rng.random((30, 10)).astype(np.float32)
     X = base[rng.integers(0, 30, 600)]  # 600 items, only 30 distinct vectors
-    m = HNSWIndex().fit(X)
+    m = HNSWIndex(rerank=0).fit(X)
     assert len(m.group_vectors_) == len(np.unique(X, axis=0))
     ex = ExactCosine().fit(m.vectors_)
     q = np.arange(600)
@@ -239,7 +239,7 @@ def test_hnsw_groups_duplicates_and_expands_them_in_id_order():
 
 def test_hnsw_svd_when_features_outnumber_components():
     X = random_sparse(400, 200, density=0.05)
-    m = HNSWIndex(n_components=32).fit(X)
+    m = HNSWIndex(n_components=32, rerank=0).fit(X)
     assert m.components_.shape == (32, 200) and m.vectors_.shape == (400, 32)
     np.testing.assert_array_equal(m.transform(X), m.vectors_)  # the same projection, bit for bit
     norms = np.linalg.norm(m.vectors_, axis=1)
@@ -281,7 +281,7 @@ def test_hnsw_recall_on_demo_catalog(small_demo):
 
     _, catalog = small_demo
     X, _, _ = build_artist_features(catalog)
-    m = HNSWIndex().fit(X)
+    m = HNSWIndex(rerank=0).fit(X)
     q = np.random.default_rng(0).choice(X.shape[0], 500, replace=False)
     ids, _ = m.similar_items(q, 10)
     assert tie_aware_recall(ExactCosine().fit(m.vectors_), q, ids) >= 0.95
