@@ -41,6 +41,7 @@ __all__ = [
     "EntityIndex",
     "parse_spotify_ref",
     "normalize_name",
+    "describe_source_file",
 ]
 
 CATALOG_FORMAT = "recsys-catalog"
@@ -86,6 +87,14 @@ CATALOG_SCHEMAS: dict[str, pa.Schema] = {
 
 def _now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def describe_source_file(path: str | os.PathLike, **extra: Any) -> dict[str, Any]:
+    """A source file as the manifest records it: absolute path, name, size in bytes, mtime (ISO, UTC)."""
+    p = Path(path)
+    st = p.stat()
+    mtime = _dt.datetime.fromtimestamp(st.st_mtime, _dt.timezone.utc).replace(microsecond=0).isoformat()
+    return {"path": str(p.resolve()), "name": p.name, "size": st.st_size, "mtime": mtime, **extra}
 
 
 class CatalogWriter:

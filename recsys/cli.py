@@ -363,12 +363,9 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
 def demo_seeds(cat: Catalog) -> list[str]:
     """Three seed artist ids with genres: the most popular, one of mid popularity, and a popularity-0 one."""
-    from .features._rows import artist_rows
+    from .features._links import artists_with_genres
 
-    t = cat.table("artist_genres")
-    has = np.zeros(cat.num_rows("artists"), dtype=bool)
-    r = artist_rows(cat, t.column("artist_rowid").to_numpy())
-    has[r[r >= 0]] = True
+    has = artists_with_genres(cat)
     pop = cat.artists.popularity.astype(int)
     seeds = []
     for lo, hi in ((50, 101), (15, 40), (0, 1)):

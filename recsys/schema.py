@@ -8,7 +8,7 @@ sources and the known variants (absent ``external_id_ean``/``external_id_upc`` o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 
 __all__ = [
@@ -56,9 +56,6 @@ class TableSpec:
     optional: tuple[str, ...] = ()
     not_null: tuple[str, ...] = ()
     required_table: bool = False
-    has_rowid_pk: bool = False
-    unique_index: str | None = None
-    extra: dict = field(default_factory=dict)
 
 
 SOURCE_TABLES: dict[str, TableSpec] = {
@@ -68,7 +65,7 @@ SOURCE_TABLES: dict[str, TableSpec] = {
             SourceFile.MAIN, "artists",
             required=("rowid", "id", "name", "followers_total", "popularity"),
             not_null=("id", "name", "followers_total", "popularity"),
-            required_table=True, has_rowid_pk=True, unique_index="artists_id_unique",
+            required_table=True,
         ),
         TableSpec(
             SourceFile.MAIN, "artist_genres",
@@ -76,7 +73,7 @@ SOURCE_TABLES: dict[str, TableSpec] = {
         ),
         TableSpec(
             SourceFile.MAIN, "available_markets",
-            required=("rowid", "available_markets"), not_null=("available_markets",), has_rowid_pk=True,
+            required=("rowid", "available_markets"), not_null=("available_markets",),
         ),
         TableSpec(
             SourceFile.MAIN, "albums",
@@ -85,7 +82,6 @@ SOURCE_TABLES: dict[str, TableSpec] = {
             optional=("external_id_upc",),
             not_null=("id", "name", "album_type", "available_markets_rowid", "label", "popularity",
                       "release_date", "release_date_precision", "total_tracks"),
-            has_rowid_pk=True, unique_index="albums_id_unique",
         ),
         TableSpec(
             SourceFile.MAIN, "tracks",
@@ -94,7 +90,6 @@ SOURCE_TABLES: dict[str, TableSpec] = {
             optional=("external_id_isrc",),
             not_null=("id", "name", "album_rowid", "track_number", "popularity", "available_markets_rowid",
                       "disc_number", "duration_ms", "explicit"),
-            has_rowid_pk=True, unique_index="tracks_id_unique",
         ),
         TableSpec(
             SourceFile.MAIN, "track_artists",
@@ -113,14 +108,12 @@ SOURCE_TABLES: dict[str, TableSpec] = {
             optional=("duration_ms", "time_signature", "tempo", "key", "mode", "danceability", "energy",
                       "loudness", "speechiness", "acousticness", "instrumentalness", "liveness", "valence"),
             not_null=("track_id", "null_response"),
-            has_rowid_pk=True, unique_index="track_audio_features_track_id_unique",
         ),
         TableSpec(
             SourceFile.PLAYLISTS, "playlists",
             required=("rowid", "id", "name", "tracks_total"),
             optional=("followers_total", "owner_id"),
             not_null=("id", "name", "tracks_total"),
-            has_rowid_pk=True, unique_index="playlists_id_unique",
         ),
         TableSpec(
             SourceFile.PLAYLISTS, "playlist_tracks",

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from ..errors import RecsysError
-from ..features._rows import artist_rows
+from ..features._links import artists_with, artists_with_genres
 from ..longtail import head_threshold, popularity_penalty
 from .metrics import aplt, arp, bootstrap_ci, coverage
 
@@ -26,19 +26,7 @@ def linked_artists(catalog) -> np.ndarray:
 
     (A playlist link always goes through a credited track, so credits and album links cover it.)
     """
-    n = catalog.num_rows("artists")
-    mask = np.zeros(n, dtype=bool)
-    for table in ("track_artists", "artist_albums"):
-        r = artist_rows(catalog, catalog.table(table, ["artist_rowid"]).column(0).to_numpy())
-        mask[r[r >= 0]] = True
-    return mask
-
-
-def _has_genre(catalog) -> np.ndarray:
-    mask = np.zeros(catalog.num_rows("artists"), dtype=bool)
-    r = artist_rows(catalog, catalog.table("artist_genres", ["artist_rowid"]).column(0).to_numpy())
-    mask[r[r >= 0]] = True
-    return mask
+    return artists_with(catalog, "track_artists") | artists_with(catalog, "artist_albums")
 
 
 def _neighbour_counts(model, rows: np.ndarray, k: int, progress: bool, batch: int = 1024) -> np.ndarray:
@@ -77,7 +65,7 @@ def tail_report(rec, *, truth: str | os.PathLike | None = None, sample: int = 20
     cat = rec.catalog
     linked = linked_artists(cat)
     pop = rec.popularity
-    has_genre = _has_genre(cat)
+    has_genre = artists_with_genres(cat)
     rows = np.flatnonzero(linked)
     counts = _neighbour_counts(rec.model, rows, k, progress)
     full = counts >= k

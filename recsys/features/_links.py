@@ -22,7 +22,7 @@ from ..catalog import Catalog
 from ._rows import rowid_to_row
 
 __all__ = ["safe_normalize", "Credits", "credits", "album_rows_of_tracks", "own_albums", "artist_album_links", "cached",
-           "incidence", "normalized_text", "column_rows"]
+           "incidence", "normalized_text", "column_rows", "artists_with", "artists_with_genres"]
 
 _CACHE: weakref.WeakKeyDictionary[Catalog, dict[str, Any]] = weakref.WeakKeyDictionary()
 
@@ -42,6 +42,21 @@ def column_rows(catalog: Catalog, table: str, fk_column: str, target: str) -> np
         fk = fk.fill_null(-1).to_numpy() if fk.null_count else fk.to_numpy()
         return rowid_to_row(catalog.table(target, ["rowid"]).column(0).to_numpy(), fk)
     return cached(catalog, f"rows:{table}.{fk_column}->{target}", build)
+
+
+def artists_with(catalog: Catalog, table: str) -> np.ndarray:
+    """Boolean mask over artist rows: artists that have at least one row in ``table`` (via ``artist_rowid``)."""
+    def build() -> np.ndarray:
+        mask = np.zeros(catalog.num_rows("artists"), dtype=bool)
+        r = column_rows(catalog, table, "artist_rowid", "artists")
+        mask[r[r >= 0]] = True
+        return mask
+    return cached(catalog, f"artists_with:{table}", build)
+
+
+def artists_with_genres(catalog: Catalog) -> np.ndarray:
+    """Boolean mask over artist rows: artists with at least one genre in the dump."""
+    return artists_with(catalog, "artist_genres")
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..catalog import Catalog
-
 
 def rowid_to_row(sorted_rowids: np.ndarray, rowids: np.ndarray) -> np.ndarray:
     """Positions of ``rowids`` in ``sorted_rowids`` (ascending), -1 where absent."""
@@ -15,13 +13,3 @@ def rowid_to_row(sorted_rowids: np.ndarray, rowids: np.ndarray) -> np.ndarray:
     pos = np.searchsorted(sorted_rowids, rowids)
     pos = np.clip(pos, 0, len(sorted_rowids) - 1)
     return np.where(sorted_rowids[pos] == rowids, pos, -1).astype(np.int64)
-
-
-def artist_rows(catalog: Catalog, rowids: np.ndarray) -> np.ndarray:
-    """Catalog artist rows for artist rowids (-1 where the catalog lacks the artist)."""
-    return rowid_to_row(catalog.table("artists", ["rowid"]).column(0).to_numpy(), rowids)
-
-
-def track_rows(catalog: Catalog, rowids: np.ndarray) -> np.ndarray:
-    """Catalog track rows for track rowids (-1 where the catalog lacks the track)."""
-    return rowid_to_row(catalog.table("tracks", ["rowid"]).column(0).to_numpy(), rowids)

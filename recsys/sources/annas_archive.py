@@ -28,7 +28,6 @@ artists are removed); kept albums are those of kept tracks plus those linked to 
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 import sqlite3
 import struct
@@ -45,7 +44,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
-from ..catalog import Catalog, CatalogWriter
+from ..catalog import Catalog, CatalogWriter, describe_source_file
 from ..errors import DataError, SchemaError, SourceError
 from ..schema import SOURCE_TABLES, SourceFile, TableSpec
 
@@ -484,14 +483,6 @@ class _Ingest:
                           (start, start + step - 1))
             if t.num_rows:
                 mask[t.column(0).to_numpy()] = True
-        return mask
-
-    @staticmethod
-    def _grow(mask: np.ndarray, size: int) -> np.ndarray:
-        if size > len(mask):
-            grown = np.zeros(size, dtype=bool)
-            grown[: len(mask)] = mask
-            return grown
         return mask
 
     @staticmethod
@@ -945,11 +936,7 @@ def ingest(source: str | os.PathLike, out: str | os.PathLike, *, options: Ingest
     """
     opts = options or IngestOptions()
     files = locate_sources(source)
-    for f in files.values():
-        _check_sqlite_header(f)
-    described = [{"name": f.value, "path": str(p.resolve()), "size": p.stat().st_size,
-                  "mtime": _dt.datetime.fromtimestamp(p.stat().st_mtime, _dt.timezone.utc).isoformat()}
-                 for f, p in files.items()]
+    described = [describe_source_file(p) for p in files.values()]
     with CatalogWriter(out, source={"kind": "annas_archive", "files": described}, options=asdict(opts),
                        force=force) as w:
         job = None

@@ -67,7 +67,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ..catalog import Catalog, CatalogWriter, normalize_name
+from ..catalog import Catalog, CatalogWriter, describe_source_file, normalize_name
 from ..errors import DataError, SchemaError, SourceError
 
 __all__ = ["ingest_tidytuesday", "ingest_artist_genres_csv", "find_shared_datasets"]
@@ -140,11 +140,6 @@ def _check_file(path: str | os.PathLike, what: str) -> Path:
         raise SourceError(f"{what} path {str(p)!r} is not a file", hint=f"pass the path of the {what} CSV file")
     return p
 
-
-def _file_info(p: Path) -> dict[str, Any]:
-    st = p.stat()
-    mtime = _dt.datetime.fromtimestamp(st.st_mtime, _dt.timezone.utc).replace(microsecond=0).isoformat()
-    return {"path": str(p.resolve()), "name": p.name, "size": st.st_size, "mtime": mtime}
 
 
 def _read_rows(p: Path, required: Sequence[str], what: str, *, progress: bool) -> list[dict[str, str]]:
@@ -345,7 +340,7 @@ def ingest_tidytuesday(songs_csv: str | os.PathLike, out: str | os.PathLike, *,
     """
     songs = _check_file(songs_csv, "TidyTuesday spotify_songs")
     genres_path = _check_file(artist_genres_csv, "artist-genre (data_w_genres)") if artist_genres_csv else None
-    files = [_file_info(songs)] + ([_file_info(genres_path)] if genres_path else [])
+    files = [describe_source_file(songs)] + ([describe_source_file(genres_path)] if genres_path else [])
     options = {"artist_genres_csv": str(genres_path.resolve()) if genres_path else None,
                "artist_id": "'tt:' + sha1(normalize_name(name))[:16]"}
     with CatalogWriter(out, source={"kind": TIDYTUESDAY_KIND, "files": files}, options=options, force=force) as w:
@@ -553,7 +548,7 @@ def ingest_artist_genres_csv(csv_path: str | os.PathLike, out: str | os.PathLike
     p = _check_file(csv_path, "artist-genre (data_w_genres)")
     options = {"artist_id": "'ag:' + sha1(normalize_name(name))[:16]",
                "duplicate_names": "first row kept", "popularity": "round half up, clipped to 0..100"}
-    with CatalogWriter(out, source={"kind": ARTIST_GENRES_KIND, "files": [_file_info(p)]}, options=options,
+    with CatalogWriter(out, source={"kind": ARTIST_GENRES_KIND, "files": [describe_source_file(p)]}, options=options,
                        force=force) as w:
         artists, stats = _read_artist_genres(p, progress=progress)
         rowids = list(range(1, len(artists) + 1))
