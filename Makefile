@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-EXTRAS ?= app,ann,plots,dev
+EXTRAS ?= app,ann,plots,spark,browser,dev
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 comma  := ,
 DEMO_DIR ?= demo
