@@ -7,11 +7,13 @@ STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 comma  := ,
 DEMO_DIR ?= demo
 DEMO_ARTISTS ?= 100000
+DEMO_PORT ?= 8501
+APP ?= 1
 
 .PHONY: help install demo test lint bench clean
 
 help:
-	@echo "make demo   set up .venv and run the main job on the built-in demo catalog"
+	@echo "make demo   set up .venv, build the demo catalog and model (first run), show neighbours, serve the app"
 	@echo "make test   set up .venv and run the whole test suite (ruff + pytest)"
 	@echo "make bench  run the benchmarks (JSON in benchmarks/out/)"
 	@echo "make clean  remove .venv, demo output and caches"
@@ -26,8 +28,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# Generates, ingests and builds on the first run (progress shown), prints a few explained neighbour lists, then
+# serves the app on http://localhost:$(DEMO_PORT) until Ctrl-C. `make demo APP=0` stops after the printout.
 demo: $(STAMP)
 	$(BIN)/recsys demo --dir $(DEMO_DIR) --artists $(DEMO_ARTISTS)
+ifeq ($(APP),1)
+	@echo "Starting the app: open http://localhost:$(DEMO_PORT) (Ctrl-C stops it)"
+	$(BIN)/streamlit run app.py --server.headless true --server.port $(DEMO_PORT) \
+		--server.fileWatcherType none --browser.gatherUsageStats false -- --model $(DEMO_DIR)/model
+endif
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -20,7 +20,7 @@ import json
 import os
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -334,7 +334,11 @@ class Catalog:
     def _index(self, name: str) -> EntityIndex:
         if name not in self._indexes:
             cols = ["rowid", "id", "name", "popularity"] + (["followers_total"] if name == "artists" else [])
-            self._indexes[name] = EntityIndex(name[:-1], self.table(name, cols))
+            isrc = None
+            if name == "tracks":
+                def isrc() -> np.ndarray:  # read on the first ISRC lookup only: a 256M-row column at full size
+                    return self.column("tracks", "external_id_isrc")
+            self._indexes[name] = EntityIndex(name[:-1], self.table(name, cols), isrc=isrc)
         return self._indexes[name]
 
 
@@ -391,6 +395,14 @@ def parse_spotify_ref(text: str) -> tuple[str | None, str] | None:
     return None
 
 
+_ISRC = re.compile(r"^[A-Z]{2}-?[A-Z0-9]{3}-?[0-9]{2}-?[0-9]{5}$")
+
+
+def is_isrc(text: str) -> bool:
+    """Whether ``text`` has the shape of an ISRC (``CC-XXX-YY-NNNNN``, hyphens optional, any case)."""
+    return bool(_ISRC.match(text.strip().upper()))
+
+
 def normalize_name(name: str) -> str:
     """Name key for matching: Unicode NFKC, case-folded, inner whitespace collapsed, ends stripped."""
     return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
@@ -402,8 +414,10 @@ class EntityIndex:
     Rows are positions in the catalog table (0..n-1), which is what models use.
     """
 
-    def __init__(self, kind: str, table: pa.Table) -> None:
+    def __init__(self, kind: str, table: pa.Table, *, isrc: Callable[[], np.ndarray] | None = None) -> None:
         self.kind = kind
+        self._isrc_loader = isrc
+        self._rows_of_isrc: dict[str, list[int]] | None = None
         self.ids = np.asarray(table.column("id").to_numpy(zero_copy_only=False), dtype=object)
         self.names = np.asarray(table.column("name").to_numpy(zero_copy_only=False), dtype=object)
         self.popularity = table.column("popularity").to_numpy(zero_copy_only=False)
@@ -435,6 +449,24 @@ class EntityIndex:
         rows = self._rows_of_name.get(normalize_name(name), [])
         return sorted(rows, key=lambda r: (-int(self.popularity[r]), r))
 
+    @property
+    def has_isrc(self) -> bool:
+        """Whether ISRC lookups are possible (tracks of a catalog that keeps ``external_id_isrc``)."""
+        return self._isrc_loader is not None
+
+    def rows_of_isrc(self, isrc: str) -> list[int]:
+        """Rows of the tracks with this ISRC (one recording, often on several releases), most popular first."""
+        if self._isrc_loader is None:
+            return []
+        if self._rows_of_isrc is None:
+            d: dict[str, list[int]] = {}
+            for i, code in enumerate(self._isrc_loader()):
+                if code:
+                    d.setdefault(str(code).upper(), []).append(i)
+            self._rows_of_isrc = d
+        rows = self._rows_of_isrc.get(isrc.strip().replace("-", "").upper(), [])
+        return sorted(rows, key=lambda r: (-int(self.popularity[r]), r))
+
     def describe(self, row: int) -> dict:
         """A small dict for messages and tables: row, id, name, popularity (and followers)."""
         d = {"row": int(row), "id": self.ids[row], "name": self.names[row], "popularity": int(self.popularity[row])}
@@ -444,7 +476,10 @@ class EntityIndex:
         return d
 
     def resolve(self, query: str) -> int:
-        """Row for a Spotify id, URI, URL or exact name.
+        """Row for a Spotify id, URI, URL, ISRC (tracks) or exact name.
+
+        An ISRC names a recording, which the dump often holds on several releases (single, album, compilation);
+        it resolves to the most popular of them.
 
         Raises
         ------
@@ -466,6 +501,10 @@ class EntityIndex:
                                      hint=f"pass a {self.kind} id, URI or URL")
             if kind is not None:
                 return self.row_of_id(sid)
+        if self._isrc_loader is not None and is_isrc(query):
+            rows = self.rows_of_isrc(query)
+            if rows:
+                return rows[0]
         rows = self.rows_of_name(query)
         if len(rows) == 1:
             return rows[0]

@@ -2,8 +2,10 @@
 
 Mental model: *a search box, a seed card, exports and a bias panel, each a plain function over the library.*
 
-* :func:`search`: Spotify id / URI / URL first, then names by typo-tolerant fuzzy match, ties by popularity.
-* :func:`artist_card`: genres (real, or inferred and marked so), popularity, followers, era, label, top tracks.
+* :func:`search`: Spotify id / URI / URL / ISRC first, then names by typo-tolerant fuzzy match, ties by popularity.
+* :func:`artist_card`, :func:`track_card`: genres (real, or inferred and marked so), popularity, followers, era,
+  label, top tracks; a track's artists, album, year and ISRC.
+* :func:`item_details`: per row of a list, what tells items apart (genres and era; artists, album and year).
 * :func:`spotify_url`, :func:`spotify_uri`: links built from an id (``None`` for a non-Spotify id).
 * :func:`export_csv`, :func:`export_m3u`, :func:`export_uris`: the current list as text files.
 * :func:`bias_panel`: ARP, APLT, novelty and the list's popularity histogram next to the catalogue's.
@@ -21,12 +23,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .catalog import Catalog, EntityIndex, normalize_name, parse_spotify_ref
+from .catalog import Catalog, EntityIndex, is_isrc, normalize_name, parse_spotify_ref
 from .evaluation.metrics import aplt, arp, novelty, popularity_histogram
+from .facets import item_facets
+from .features._links import album_rows_of_tracks, credits
 
 __all__ = [
     "search",
     "artist_card",
+    "track_card",
+    "item_details",
     "spotify_url",
     "spotify_uri",
     "export_csv",
@@ -63,19 +69,22 @@ def _empty_search() -> pd.DataFrame:
                          "followers": pd.Series(dtype="Int64"), "match": pd.Series(dtype=np.float64)})
 
 
-def _exact_row(index: EntityIndex, text: str) -> int | None:
-    """Row of an id the index holds, or of a Spotify URI / URL of the index's kind; else None."""
+def _exact_rows(index: EntityIndex, text: str) -> list[int]:
+    """Rows of an id the index holds, of a Spotify URI / URL of the index's kind, or of an ISRC (tracks: every
+    release of the recording, most popular first); else []."""
     try:
-        return index.row_of_id(text)
+        return [index.row_of_id(text)]
     except KeyError:
         pass
     ref = parse_spotify_ref(text)
     if ref is not None and ref[0] == index.kind:
         try:
-            return index.row_of_id(ref[1])
+            return [index.row_of_id(ref[1])]
         except KeyError:
-            return None
-    return None
+            return []
+    if index.has_isrc and is_isrc(text):
+        return index.rows_of_isrc(text)
+    return []
 
 
 def search(index: EntityIndex, text: str, limit: int = 10, *, min_score: float = 60.0) -> pd.DataFrame:
@@ -86,7 +95,7 @@ def search(index: EntityIndex, text: str, limit: int = 10, *, min_score: float =
     index : EntityIndex
         ``catalog.artists`` or ``catalog.tracks`` (or ``Recommender.index``).
     text : str
-        What the user typed: a Spotify id, URI, URL, or (part of) a name, typos allowed.
+        What the user typed: a Spotify id, URI, URL, ISRC (tracks), or (part of) a name, typos allowed.
     limit : int
         Rows to return at most.
     min_score : float
@@ -106,10 +115,9 @@ def search(index: EntityIndex, text: str, limit: int = 10, *, min_score: float =
     if not query:
         return _empty_search()
     scored: dict[int, float] = {}
-    exact = _exact_row(index, query)
-    if exact is not None:
-        scored[exact] = 101.0  # an id beats any name
-    key = normalize_name(query)
+    for row in _exact_rows(index, query):
+        scored[row] = 101.0  # an id beats any name
+    key = normalize_name(query) if not scored else ""  # an id that resolved is the answer, not a name to fuzz
     if key:
         hits = process.extract(key, _name_keys(index), scorer=fuzz.WRatio, processor=None,
                                limit=max(50, 5 * int(limit)), score_cutoff=min_score)
@@ -178,9 +186,13 @@ class _CardTables:
         fin = np.isfinite(via_tracks)
         link_artist = np.concatenate([aa_artist, ta_artist[ok][fin]])
         link_album = np.concatenate([aa_album, via_tracks[fin].astype(np.int64)])
-        pairs = np.unique(np.stack([link_artist, link_album], axis=1), axis=0) if len(link_artist) else \
-            np.zeros((0, 2), np.int64)
-        self.link_artist, self.link_album = pairs[:, 0], pairs[:, 1]
+        # distinct (artist, album) pairs, sorted by artist: one int64 key per pair (np.unique(axis=0) sorts
+        # rows lexicographically, and numpy 2's hash-based np.unique was also
+        # slower than a sort at 100k artists)
+        span = int(link_album.max()) + 1 if len(link_album) else 1
+        key = np.sort(link_artist * span + link_album)
+        key = key[np.r_[True, key[1:] != key[:-1]]] if len(key) else key
+        self.link_artist, self.link_album = key // span, key % span
 
     @staticmethod
     def _slice(keys: np.ndarray, key: int) -> slice:
@@ -270,6 +282,85 @@ def artist_card(rec: Any, row: int) -> dict:
     order = np.lexsort((tpos, -t.track_pop[tpos]))[:5]
     card["top_tracks"] = [{"name": t.track_name[p], "popularity": int(t.track_pop[p]), "id": t.track_id[p]}
                           for p in tpos[order]]
+    return card
+
+
+def _genres_text(t: _CardTables, rowid: int, rec: Any, row: int) -> str:
+    genres = sorted(dict.fromkeys(str(g) for g in t.genre[t._slice(t.genre_artist, rowid)] if g))
+    if genres:
+        return ", ".join(genres)
+    inferred = _inferred_genres(rec, row, limit=3) if rec is not None else []
+    return ("inferred: " + ", ".join(inferred)) if inferred else ""
+
+
+def item_details(catalog: Catalog, kind: str, rows: Any, *, rec: Any = None) -> pd.DataFrame:
+    """What tells items apart in a list: per artist its genres and era, per track its artists, album and year.
+
+    Parameters
+    ----------
+    catalog : Catalog
+    kind : {"artist", "track"}
+    rows : sequence of int
+        Item rows, in the order wanted.
+    rec : Recommender, optional
+        An artist recommender; with it, artists without catalog genres show their inferred genres, prefixed
+        ``"inferred: "``.
+
+    Returns
+    -------
+    DataFrame
+        One row per input row, same order. Artists: genres (str, "" when none), era (Int64, median release
+        year). Tracks: artists (str, credit order), album (str), year (Int64), isrc (str or None).
+    """
+    _check_kind(kind)
+    rows = np.asarray(rows, dtype=np.int64).ravel()
+    if kind == "artist":
+        t = _card_tables(catalog)
+        year = item_facets(catalog, "artist").year[rows] if len(rows) else np.zeros(0)
+        return pd.DataFrame({
+            "genres": [_genres_text(t, int(t.artist_rowid[r]), rec, int(r)) for r in rows],
+            "era": pd.array([None if not np.isfinite(y) else int(y) for y in year], dtype="Int64")})
+    c = credits(catalog)
+    names = catalog.artists.names
+    lo, hi = np.searchsorted(c.track, rows, "left"), np.searchsorted(c.track, rows, "right")
+    alb = album_rows_of_tracks(catalog)[rows] if len(rows) else np.zeros(0, np.int64)
+    album_names = catalog.column("albums", "name")
+    year = item_facets(catalog, "track").year[rows] if len(rows) else np.zeros(0)
+    isrc = catalog.column("tracks", "external_id_isrc") if len(rows) else np.zeros(0, object)
+    return pd.DataFrame({
+        "artists": [", ".join(str(names[a]) for a in c.artist[i:j]) for i, j in zip(lo, hi)],
+        "album": [str(album_names[a]) if a >= 0 else "" for a in alb],
+        "year": pd.array([None if not np.isfinite(y) else int(y) for y in year], dtype="Int64"),
+        "isrc": [isrc[r] if isinstance(isrc[r], str) and isrc[r] else None for r in rows]})
+
+
+def track_card(catalog: Catalog, row: int) -> dict:
+    """Everything the seed card shows about one track.
+
+    Returns
+    -------
+    dict
+        name, id, row, popularity, artists (list of dicts id, name, row in credit order), album, year (int or
+        None), isrc (str or None), genres (list of str: the catalog genres of its artists).
+    """
+    index = catalog.tracks
+    row = int(row)
+    if not 0 <= row < len(index):
+        raise IndexError(f"track row {row} is outside 0..{len(index) - 1}")
+    card = index.describe(row)
+    c = credits(catalog)
+    arts = c.artist[np.searchsorted(c.track, row, "left"):np.searchsorted(c.track, row, "right")]
+    card["artists"] = [{"row": int(a), "id": catalog.artists.ids[a], "name": catalog.artists.names[a]} for a in arts]
+    d = item_details(catalog, "track", [row]).iloc[0]
+    card["album"] = d["album"] or None
+    card["year"] = None if pd.isna(d["year"]) else int(d["year"])
+    card["isrc"] = d["isrc"]
+    t = _card_tables(catalog)
+    genres: dict[str, None] = {}
+    for a in arts:
+        rowid = int(t.artist_rowid[a])
+        genres.update(dict.fromkeys(str(g) for g in t.genre[t._slice(t.genre_artist, rowid)] if g))
+    card["genres"] = list(genres)
     return card
 
 

@@ -37,6 +37,7 @@ from .atomic import atomic_dir, sha256_file
 from .catalog import Catalog, EntityIndex
 from .errors import CatalogError, ModelFileError, RecsysError
 from .explain import Explainer
+from .facets import Facets, item_facets
 from .features.space import FeatureSpace, build_artist_space, build_track_space
 from .longtail import blend_seeds, hidden_gems, mmr, popularity_penalty
 from .models import MODEL_REGISTRY, SimilarityModel
@@ -51,6 +52,18 @@ _KINDS = ("artist", "track")
 
 def _catalog_fingerprint(catalog: Catalog) -> str:
     return sha256_file(catalog.path / "manifest.json")
+
+
+def _model_class(model: str, params: Mapping[str, Any] | None) -> type[SimilarityModel]:
+    """The registered model class, after checking the name and the parameter names."""
+    if model not in MODEL_REGISTRY:
+        raise ValueError(f"model must be one of {sorted(MODEL_REGISTRY)}, got {model!r}")
+    cls_ = MODEL_REGISTRY[model]
+    known = cls_._param_names()
+    unknown = sorted(set(params or {}) - set(known))
+    if unknown:
+        raise ValueError(f"model {model!r} has no parameter(s) {unknown}; its parameters are {known}")
+    return cls_
 
 
 class Recommender:
@@ -98,20 +111,14 @@ class Recommender:
         """
         if kind not in _KINDS:
             raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
-        if model not in MODEL_REGISTRY:
-            raise ValueError(f"model must be one of {sorted(MODEL_REGISTRY)}, got {model!r}")
+        cls_ = _model_class(model, params)
         n_items = catalog.num_rows("artists" if kind == "artist" else "tracks")
         if n_items < 2:
             what = "artists" if kind == "artist" else "tracks"
             raise RecsysError(f"catalog {str(catalog.path)!r} has {n_items} {what}; neighbours need at least 2",
                               hint="ingest a larger source or slice" if kind == "artist" else
                               "this catalog has no track table to speak of; build artist neighbours instead")
-        cls_ = MODEL_REGISTRY[model]
         params = dict(params or {})
-        known = cls_._param_names()
-        unknown = sorted(set(params) - set(known))
-        if unknown:
-            raise ValueError(f"model {model!r} has no parameter(s) {unknown}; its parameters are {known}")
         t0 = time.perf_counter()
         space = build_artist_space(catalog, weights=weights, progress=progress)
         if kind == "track":
@@ -186,6 +193,48 @@ class Recommender:
         rec.build_info = info.get("build", {})
         return rec
 
+    @property
+    def facets(self) -> Facets:
+        """Release era and markets of every item, for filters (built on first use, then cached)."""
+        return item_facets(self.catalog, self.kind)
+
+    def with_model(self, model: str, params: Mapping[str, Any] | None = None) -> Recommender:
+        """A recommender over the same catalog and feature space with another model fitted (features reused).
+
+        Parameters
+        ----------
+        model : str
+            A name in :data:`recsys.models.MODEL_REGISTRY`.
+        params : dict, optional
+            Its constructor parameters.
+        """
+        cls_ = _model_class(model, params)
+        t0 = time.perf_counter()
+        fitted = cls_(**dict(params or {})).fit(self.space.X)
+        rec = type(self)(self.catalog, self.space, fitted)
+        rec.build_info = {**self.build_info, "fit_seconds": round(time.perf_counter() - t0, 3)}
+        return rec
+
+    def track_recommender(self, *, model: str = "exact_cosine", params: Mapping[str, Any] | None = None,
+                          weights: Mapping[str, float] | None = None) -> Recommender:
+        """A track recommender over the same catalog, built from this artist recommender's feature space.
+
+        Track vectors are the track's own features (audio, era, markets, playlists) next to its artists'
+        vectors (see :func:`recsys.features.space.build_track_space`), so the artist features are not rebuilt.
+        """
+        if self.kind != "artist":
+            raise ValueError("track_recommender needs an artist recommender (this one relates tracks already)")
+        if self.catalog.num_rows("tracks") < 2:
+            raise RecsysError(f"catalog {str(self.catalog.path)!r} has {self.catalog.num_rows('tracks')} tracks; "
+                              "track neighbours need at least 2", hint="use artist neighbours for this catalog")
+        cls_ = _model_class(model, params)
+        t0 = time.perf_counter()
+        space = build_track_space(self.catalog, self.space, weights=weights)
+        t1 = time.perf_counter()
+        rec = type(self)(self.catalog, space, cls_(**dict(params or {})).fit(space.X))
+        rec.build_info = {"features_seconds": round(t1 - t0, 3), "fit_seconds": round(time.perf_counter() - t1, 3)}
+        return rec
+
     # -- querying --------------------------------------------------------------------------------------------
     def resolve(self, seed: str | int) -> int:
         """Row of a seed given as a row number, Spotify id, URI, URL or exact name."""
@@ -198,6 +247,7 @@ class Recommender:
     def neighbours(self, seeds: str | int | Sequence[str | int], n: int = 10, *,
                    seed_weights: Sequence[float] | None = None, dial: float = 0.0,
                    min_popularity: float | None = None, max_popularity: float | None = None,
+                   era: tuple[float, float] | None = None, market: str | None = None,
                    diversity: float = 0.0, exclude: Sequence[str | int] = (), gems: bool = False,
                    explain: bool = True, pool: int | None = None) -> pd.DataFrame:
         """Explained neighbours of one or several seeds, re-ranked by the long-tail options.
@@ -214,6 +264,10 @@ class Recommender:
             0 = mainstream (model order), 1 = deep cuts (strong popularity penalty).
         min_popularity, max_popularity : float, optional
             Keep neighbours inside this popularity band (inclusive).
+        era : (first year, last year), optional
+            Keep neighbours released in these years (inclusive; an artist's year is its median release year).
+        market : str, optional
+            Keep neighbours with a release available in this market (ISO code, e.g. "SE").
         diversity : float in [0, 1]
             0 = relevance only; higher spreads the list out (MMR over the feature vectors).
         exclude : list of seeds
@@ -251,6 +305,8 @@ class Recommender:
             allowed &= self.popularity >= float(min_popularity)
         if max_popularity is not None:
             allowed &= self.popularity <= float(max_popularity)
+        if era is not None or market is not None:
+            allowed &= self.facets.allowed(era=era, market=market)
         size = int(pool or max(10 * n, 100))
         size = max(1, min(size, int(allowed.sum())))
         if not allowed.any():

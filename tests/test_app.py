@@ -41,8 +41,15 @@ def _app(monkeypatch, catalog: Path, **params) -> AppTest:
 
 
 def _results(at: AppTest) -> pd.DataFrame | None:
-    frames = [d.value for d in at.dataframe if "explanation" in d.value.columns]
+    """The list the current view shows (neighbours, hidden gems, a genre's tail artists), None when none."""
+    frames = [d.value for d in at.dataframe if "rank" in d.value.columns]
     return frames[0] if frames else None
+
+
+def _view(at: AppTest, view: str) -> AppTest:
+    """Switch the view (segmented control "View"), as a click on it does."""
+    at.session_state["view"] = view
+    return at.run()
 
 
 def _qp(at: AppTest, key: str) -> list[str]:
@@ -51,7 +58,7 @@ def _qp(at: AppTest, key: str) -> list[str]:
 
 
 def _pick(at: AppTest, sid: str) -> AppTest:
-    return at.multiselect(key="seeds").select(sid).run()
+    return at.multiselect(key="seeds_artist").select(sid).run()
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +115,7 @@ def test_controls_change_the_list(monkeypatch, small_demo, popular_seed):
     assert diverse["id"].tolist() != base["id"].tolist()
     at.slider(key="diversity").set_value(0.0).run()
     drop = base["id"].iloc[0]
-    at.multiselect(key="exclude").select(drop).run()
+    at.multiselect(key="exclude_artist").select(drop).run()
     assert drop not in _results(at)["id"].tolist()
     at.toggle(key="gems").set_value(True).run()
     assert not at.exception and not at.error
@@ -175,3 +182,108 @@ def test_export_contents_match_the_table(monkeypatch, small_demo, popular_seed):
     assert res["spotify"].tolist() == [f"https://open.spotify.com/artist/{i}" for i in res["id"]]
     buttons = at.get("download_button")
     assert len(buttons) == 3
+
+
+def _track_with_isrc(cat) -> tuple[str, str]:
+    t = cat.table("tracks", ["id", "external_id_isrc", "popularity"]).to_pandas()
+    t = t[t["external_id_isrc"].notna()].sort_values(["popularity", "id"], ascending=[False, True])
+    counts = t["external_id_isrc"].value_counts()
+    one = t[t["external_id_isrc"].map(counts) == 1].iloc[0]  # an ISRC on one release only: a unique answer
+    return str(one["id"]), str(one["external_id_isrc"])
+
+
+def test_track_search_by_isrc_and_track_neighbours(monkeypatch, small_demo):
+    cat = small_demo[1]
+    tid, isrc = _track_with_isrc(cat)
+    at = _app(monkeypatch, cat.path)
+    at.radio(key="kind").set_value("track").run()
+    assert "ISRC" in at.text_input(key="query_track").label
+    at.text_input(key="query_track").input(isrc.lower()).run()
+    cands = at.dataframe[0].value
+    assert cands["id"].tolist() == [tid] and cands["isrc"].tolist() == [isrc]
+    at.multiselect(key="seeds_track").select(tid).run()
+    assert not at.exception and not at.error
+    res = _results(at)
+    assert res is not None and len(res) == 20 and tid not in res["id"].tolist()
+    assert {"artists", "album", "year"} <= set(res.columns)
+    assert res["id"].isin(cat.tracks.ids).all()
+    assert _qp(at, "kind") == ["track"] and _qp(at, "seed") == [tid]
+    assert any(t.value.startswith("by ") for t in at.text)  # the track card names its artists
+    assert at.code[0].value.splitlines() == [f"spotify:track:{i}" for i in res["id"]]
+
+
+def test_track_view_from_url_by_isrc(monkeypatch, small_demo):
+    tid, isrc = _track_with_isrc(small_demo[1])
+    at = _app(monkeypatch, small_demo[1].path, kind="track", seed=isrc)
+    assert not at.exception and not at.error
+    assert at.radio(key="kind").value == "track"
+    assert at.multiselect(key="seeds_track").value == [tid]
+    assert _results(at) is not None
+
+
+def test_model_choice(monkeypatch, small_demo, popular_seed):
+    at = _app(monkeypatch, small_demo[1].path, seed=popular_seed)
+    exact = _results(at)
+    at.selectbox(key="model").set_value("als").run()
+    assert not at.exception and not at.error
+    als = _results(at)
+    assert als is not None and len(als) == 20 and popular_seed not in als["id"].tolist()
+    assert als["id"].tolist() != exact["id"].tolist()  # another model, another list
+    assert _qp(at, "model") == ["als"]
+
+
+def test_era_and_market_filters(monkeypatch, small_demo, popular_seed):
+    from recsys.facets import item_facets
+
+    cat = small_demo[1]
+    facets = item_facets(cat, "artist")
+    at = _app(monkeypatch, cat.path, seed=popular_seed)
+    base = _results(at)
+    lo, hi = at.slider(key="era").value
+    window = (hi - 12, hi - 4)
+    at.slider(key="era").set_range(*window).run()
+    res = _results(at)
+    years = facets.year[[cat.artists.row_of_id(i) for i in res["id"]]]
+    assert len(res) > 0 and ((years >= window[0]) & (years <= window[1])).all()
+    assert res["id"].tolist() != base["id"].tolist()
+    assert _qp(at, "era") == [f"{window[0]}-{window[1]}"]
+    at.slider(key="era").set_range(lo, hi)
+    market = "JP"
+    at.selectbox(key="market").set_value(market).run()
+    res = _results(at)
+    col = list(facets.market_codes).index(market)
+    rows = [cat.artists.row_of_id(i) for i in res["id"]]
+    assert len(res) > 0 and (facets.markets[rows, col].toarray() > 0).all()
+    assert _qp(at, "market") == [market]
+
+
+def test_hidden_gems_view(monkeypatch, small_demo, popular_seed):
+    cat = small_demo[1]
+    seed_pop = cat.artists.popularity[cat.artists.row_of_id(popular_seed)]
+    at = _app(monkeypatch, cat.path, seed=popular_seed)
+    neighbours = _results(at)
+    gems = _results(_view(at, "Hidden gems"))
+    assert gems is not None and len(gems) > 0
+    assert (gems["popularity"] < seed_pop).all() and popular_seed not in gems["id"].tolist()
+    assert gems["popularity"].mean() < neighbours["popularity"].mean()
+
+
+def test_genre_map_lists_tail_artists(monkeypatch, small_demo, popular_seed):
+    from recsys.genre_map import genre_map, genre_tail_artists
+    from recsys.longtail import head_threshold
+    from recsys.recommend import Recommender
+
+    cat = small_demo[1]
+    at = _app(monkeypatch, cat.path, seed=popular_seed)
+    assert "genre_map" not in [c.key for c in at.get("vega_lite_chart")]  # only drawn when asked for
+    at = _view(at, "Genre map")
+    assert [c.key for c in at.get("vega_lite_chart")].count("genre_map") == 1
+    rec = Recommender.build(cat)
+    layout = genre_map(rec)
+    genre = layout.sort_values("artists", ascending=False)["genre"].iloc[0]
+    at.selectbox(key="map_genre").set_value(genre).run()
+    assert not at.exception and not at.error
+    tail = _results(at)
+    assert tail is not None and len(tail) > 0
+    assert (tail["popularity"] < head_threshold(cat.artists.popularity.astype(float))).all()
+    assert tail["id"].tolist() == genre_tail_artists(rec, genre, 20)["id"].tolist()  # strongest first

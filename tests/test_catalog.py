@@ -82,3 +82,23 @@ def test_writer_writes_every_table_even_empty(tmp_path):
     cat = Catalog.open(tmp_path / "c")
     assert cat.num_rows("artists") == 1 and cat.num_rows("tracks") == 0
     assert cat.table("tracks").num_rows == 0
+
+
+def test_tracks_resolve_by_isrc(small_demo):
+    from recsys.catalog import is_isrc
+
+    cat = small_demo[1]
+    t = cat.table("tracks", ["id", "name", "external_id_isrc", "popularity"]).to_pandas()
+    t = t[t["external_id_isrc"].notna()]
+    counts = t["external_id_isrc"].value_counts()
+    shared = counts.index[counts > 1][0]  # one recording on several releases
+    rows = cat.tracks.rows_of_isrc(shared)
+    assert len(rows) == counts[shared]
+    pops = [int(cat.tracks.popularity[r]) for r in rows]
+    assert pops == sorted(pops, reverse=True)
+    hyphenated = f"{shared[:2]}-{shared[2:5]}-{shared[5:7]}-{shared[7:]}".lower()
+    assert is_isrc(hyphenated) and not is_isrc("Paper") and not is_isrc(shared + "1")
+    assert cat.tracks.resolve(hyphenated) == rows[0]  # the most popular release of the recording
+    with pytest.raises(UnknownIdError):
+        cat.tracks.resolve("ZZ-ZZZ-99-99999")  # an ISRC nobody has, and no track is named so
+    assert not cat.artists.has_isrc and cat.artists.rows_of_isrc(shared) == []

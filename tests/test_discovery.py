@@ -194,3 +194,49 @@ def test_escape_markdown():
     assert discovery.escape_markdown("<script>") == r"\<script\>"
     assert discovery.escape_markdown("a\nb :red[x]") == r"a b \:red\[x\]"
     assert discovery.escape_markdown("Sigur Rós") == "Sigur Rós"
+
+
+def test_search_tracks_by_isrc_lists_every_release(demo_rec):
+    cat = demo_rec.catalog
+    t = cat.table("tracks", ["id", "external_id_isrc"]).to_pandas().dropna()
+    counts = t["external_id_isrc"].value_counts()
+    isrc = counts.index[counts > 1][0]
+    res = discovery.search(cat.tracks, isrc.lower(), limit=10)
+    assert sorted(res["id"]) == sorted(t.loc[t["external_id_isrc"] == isrc, "id"])
+    assert (res["match"] == 100).all()
+
+
+def test_item_details_tell_items_apart(demo_rec):
+    cat = demo_rec.catalog
+    rows = [0, 5, 17]
+    d = discovery.item_details(cat, "track", rows)
+    tracks = cat.table("tracks", ["rowid", "album_rowid", "external_id_isrc"]).to_pandas()
+    albums = cat.table("albums", ["rowid", "name", "release_year"]).to_pandas().set_index("rowid")
+    credits = cat.table("track_artists", ["rowid", "track_rowid", "artist_rowid"]).to_pandas().sort_values("rowid")
+    names = cat.table("artists", ["rowid", "name"]).to_pandas().set_index("rowid")["name"]
+    for i, r in enumerate(rows):
+        tr = tracks.iloc[r]
+        who = credits.loc[credits["track_rowid"] == tr["rowid"], "artist_rowid"].drop_duplicates().map(names)
+        assert d["artists"].iloc[i] == ", ".join(who)
+        assert d["album"].iloc[i] == albums.loc[tr["album_rowid"], "name"]
+        assert d["year"].iloc[i] == albums.loc[tr["album_rowid"], "release_year"]
+    a = discovery.item_details(cat, "artist", [3, 4], rec=demo_rec)
+    for i, r in enumerate([3, 4]):
+        card = discovery.artist_card(demo_rec, r)
+        want = ", ".join(card["genres"]) if card["genres"] else \
+            ("inferred: " + ", ".join(card["inferred_genres"][:3]) if card["inferred_genres"] else "")
+        assert a["genres"].iloc[i] == want
+    assert len(discovery.item_details(cat, "artist", [])) == 0
+
+
+def test_track_card(demo_rec):
+    cat = demo_rec.catalog
+    row = int(np.argmax(cat.tracks.popularity))
+    card = discovery.track_card(cat, row)
+    assert card["id"] == cat.tracks.ids[row] and card["artists"]
+    first = card["artists"][0]
+    assert cat.artists.ids[first["row"]] == first["id"]
+    artist_genres = set(discovery.artist_card(demo_rec, first["row"])["genres"])
+    assert artist_genres <= set(card["genres"])
+    with pytest.raises(IndexError):
+        discovery.track_card(cat, len(cat.tracks))

@@ -185,3 +185,36 @@ def test_every_model_builds_on_the_default_feature_space(small_demo, model):
     rec = Recommender.build(small_demo[1], model=model)
     df = rec.neighbours(int(np.argsort(-rec.popularity)[3]), 10)
     assert len(df) == 10 and df.explanation.str.len().gt(0).all()
+
+
+def test_era_and_market_filters(small_demo):
+    from recsys.facets import item_facets
+
+    rec = Recommender.build(small_demo[1])
+    f = item_facets(small_demo[1], "artist")
+    seed = int(np.argmax(rec.popularity))
+    df = rec.neighbours(seed, 10, era=(1995, 2009), market="SE")
+    assert len(df) == 10
+    assert f.allowed(era=(1995, 2009), market="SE")[df["row"]].all()
+    unfiltered = rec.neighbours(seed, 10)
+    assert not f.allowed(era=(1995, 2009), market="SE")[unfiltered["row"]].all()  # the filter did something
+
+
+def test_with_model_reuses_the_space(small_demo):
+    rec = Recommender.build(small_demo[1])
+    other = rec.with_model("itemknn", {"K": 50})
+    assert other.space is rec.space and other.model.name == "itemknn" and other.model.get_params()["K"] == 50
+    assert rec.model.name == "exact_cosine"  # the original is untouched
+    with pytest.raises(ValueError, match="no parameter"):
+        rec.with_model("itemknn", {"k_neighbours": 5})
+
+
+def test_track_recommender_equals_a_track_build(small_demo):
+    rec = Recommender.build(small_demo[1])
+    tracks = rec.track_recommender()
+    direct = Recommender.build(small_demo[1], kind="track")
+    assert tracks.kind == "track" and (tracks.space.X != direct.space.X).nnz == 0
+    q = int(np.argmax(tracks.popularity))
+    assert tracks.neighbours(q, 10)["id"].tolist() == direct.neighbours(q, 10)["id"].tolist()
+    with pytest.raises(ValueError, match="artist recommender"):
+        tracks.track_recommender()
