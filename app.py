@@ -276,9 +276,8 @@ def card_ui(rec: Recommender, kind: str, sid: str) -> None:
 
 def list_ui(kind: str, df: pd.DataFrame, key: str) -> None:
     """A neighbour list: popularity bar, followers, what tells items apart, why it is there, Spotify link."""
-    cols = ["rank", "name", "popularity"] + (["followers", "genres", "era"] if kind == "artist" else
-                                              ["artists", "album", "year"])
-    cols += [c for c in ("explanation",) if c in df.columns] + ["id"]
+    cols = ["rank", "name", "popularity", "explanation"] + (["genres", "era", "followers"] if kind == "artist" else
+                                                             ["artists", "album", "year"]) + ["id"]
     show = df[[c for c in cols if c in df.columns]].copy()
     show["spotify"] = [discovery.spotify_url(kind, i) for i in df["id"]]
     st.dataframe(show, hide_index=True, key=key, column_config={
@@ -405,7 +404,7 @@ def main() -> None:
             st.error(discovery.escape_markdown(e))
             return
         st.session_state["last_results"] = df
-        left, right = st.columns([1, 2])
+        left, right = st.columns([1, 3])
         with left:
             card_ui(rec, kind, seeds[0])
         with right:
