@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 selenium = pytest.importorskip("selenium")
@@ -88,6 +89,8 @@ def browser(tmp_path):
                  "--no-first-run", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--window-size=1600,1400", f"--user-data-dir={tmp_path / 'profile'}"):
         opts.add_argument(flag)
+    opts.add_experimental_option("prefs", {"download.default_directory": str(tmp_path / "downloads"),
+                                           "download.prompt_for_download": False})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
     try:
         yield driver
@@ -164,3 +167,21 @@ def test_search_pick_and_dial_in_a_real_browser(server, browser, small_demo, tmp
     assert deep[1] < mainstream[1]  # and its first result is less popular at the deep end
     assert "dial=1" in browser.current_url  # the view is in the URL
     assert shot.stat().st_size > 10_000
+
+    # the downloads hold the list on screen: the same neighbours the library gives for this seed and dial
+    from recsys.recommend import Recommender
+
+    want = Recommender.build(cat).neighbours(sid, 20, dial=1.0)
+    assert want["name"].iloc[0] == deep[0]
+    downloads = tmp_path / "downloads"
+    for label, name in (("CSV", "neighbours.csv"), ("M3U", "neighbours.m3u"), ("Spotify URIs", "neighbours.txt")):
+        button = wait.until(EC.element_to_be_clickable(
+            (By.XPATH, f'//div[@data-testid="stDownloadButton"]//button[normalize-space()="{label}"]')), label)
+        button.click()
+        wait.until(lambda d, name=name: (downloads / name).is_file(), f"the {label} download")
+    csv_rows = pd.read_csv(downloads / "neighbours.csv")
+    assert csv_rows["id"].tolist() == want["id"].tolist()
+    assert csv_rows["popularity"].tolist() == want["popularity"].tolist()
+    m3u = (downloads / "neighbours.m3u").read_text().splitlines()
+    assert m3u[0] == "#EXTM3U" and m3u[2::2] == [f"spotify:artist:{i}" for i in want["id"]]
+    assert (downloads / "neighbours.txt").read_text().split() == [f"spotify:artist:{i}" for i in want["id"]]
