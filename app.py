@@ -246,18 +246,25 @@ def controls_ui(rec: Recommender, kind: str, current: pd.DataFrame | None) -> tu
                    "gems": bool(gems), "exclude": tuple(exclude)}
 
 
-def card_ui(rec: Recommender, kind: str, sid: str) -> None:
+@st.cache_data(show_spinner=False, max_entries=256)
+def seed_card(source: str, path: str, kind: str, sid: str) -> dict:
+    base = base_recommender(source, path)
+    if kind == "track":
+        return discovery.track_card(base.catalog, base.catalog.tracks.row_of_id(sid))
+    return discovery.artist_card(base, base.catalog.artists.row_of_id(sid))
+
+
+def card_ui(source: str, path: str, kind: str, sid: str) -> None:
     st.subheader("Seed")
     url = discovery.spotify_url(kind, sid)
+    card = seed_card(source, path, kind, sid)
     if kind == "track":
-        card = discovery.track_card(rec.catalog, rec.catalog.tracks.row_of_id(sid))
         st.text(card["name"])
         st.text("by " + ", ".join(a["name"] for a in card["artists"]))
         st.text(f"popularity {card['popularity']} · album {card['album'] or 'unknown'} · "
                 f"year {card['year'] or 'unknown'} · ISRC {card['isrc'] or 'unknown'}")
         st.text("genres (of its artists): " + (", ".join(card["genres"]) or "none known"))
     else:
-        card = discovery.artist_card(rec, rec.catalog.artists.row_of_id(sid))
         st.text(card["name"])
         followers = "unknown" if card.get("followers") is None else f"{card['followers']:,}"
         st.text(f"popularity {card['popularity']} · followers {followers} · era {card['era'] or 'unknown'} · "
@@ -312,8 +319,14 @@ def bias_ui(rec: Recommender, df: pd.DataFrame) -> None:
     c3.metric("Novelty (bits)", f"{b['novelty']:.2f}")
     edges = b["bins"]
     labels = [f"{int(a)}-{int(z)}" for a, z in zip(edges[:-1], edges[1:])]
-    st.bar_chart(pd.DataFrame({"this list": b["list_share"], "catalogue": b["catalog_share"]}, index=labels),
-                 stack=False)
+    rows = [{"popularity": lab, "share": v, "of": who} for who, shares in (("this list", b["list_share"]),
+                                                                           ("catalogue", b["catalog_share"]))
+            for lab, v in zip(labels, shares)]
+    # a plain Vega-Lite spec: st.bar_chart builds and schema-validates an Altair chart on every run (~50 ms)
+    st.vega_lite_chart({"data": {"values": rows}, "mark": "bar", "height": 220, "encoding": {
+        "x": {"field": "popularity", "type": "ordinal", "sort": labels, "title": "popularity"},
+        "xOffset": {"field": "of"}, "y": {"field": "share", "type": "quantitative", "title": "share of items"},
+        "color": {"field": "of", "type": "nominal", "title": None}}}, key="bias_chart", width="stretch")
 
 
 def gems_ui(source: str, path: str, kind: str, model: str, seeds: list[str]) -> None:
@@ -406,7 +419,7 @@ def main() -> None:
         st.session_state["last_results"] = df
         left, right = st.columns([1, 3])
         with left:
-            card_ui(rec, kind, seeds[0])
+            card_ui(source, path, kind, seeds[0])
         with right:
             results_ui(kind, df)
             if not df.empty:
