@@ -21,6 +21,7 @@ import numpy as np
 from . import __version__
 from .catalog import Catalog
 from .errors import RecsysError
+from .evaluation import cli as evaluation_cli
 
 EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
 
@@ -348,10 +349,21 @@ def cmd_demo(a: argparse.Namespace) -> int:
     else:
         _say(f"[2/3] catalog found in {catalog}")
         cat = Catalog.open(catalog)
-    _say("[3/3] building artist features (all metadata families) and an exact-cosine model ...")
     from .recommend import Recommender
 
-    rec = Recommender.build(cat, kind="artist")
+    model_dir = root / "model"
+    rec = None
+    if fresh and (model_dir / "recommender.json").is_file():
+        try:
+            rec = Recommender.load(model_dir, cat)
+            _say(f"[3/3] model found in {model_dir}")
+        except RecsysError as e:  # built from an older catalog or damaged: rebuild it below
+            _say(f"[3/3] the model in {model_dir} cannot be used ({e.message}); rebuilding it")
+    if rec is None:
+        _say("[3/3] building artist features (all metadata families) and an exact-cosine model ...")
+        rec = Recommender.build(cat, kind="artist", progress=True)
+        rec.save(model_dir, force=True)
+        _say(f"      saved to {model_dir} (the app opens it: `streamlit run app.py -- --model {model_dir}`)")
     for q in demo_seeds(cat) if not a.artist else a.artist:
         _print_result(rec, [q], rec.neighbours(q, a.k))
         deep = rec.neighbours(q, a.k, dial=1.0)
@@ -510,6 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--artist", action="append", metavar="ID_OR_NAME", help="seed artist(s) instead of the defaults")
     s.add_argument("--k", type=int, default=10, help="neighbours per seed (default 10)")
     s.set_defaults(func=cmd_demo)
+    evaluation_cli.add_parser(sub)
     return p
 
 

@@ -129,3 +129,18 @@ def test_errors_are_messages_not_tracebacks(tiny_dump, tmp_path, capsys, args, w
     assert "error: " in err and "Traceback" not in err
     for w in words:
         assert w in err
+
+
+def test_demo_builds_once_and_saves_the_model_the_app_opens(tmp_path, capsys):
+    from recsys.recommend import Recommender
+
+    root = tmp_path / "demo"
+    assert main(["demo", "--dir", str(root), "--artists", "1500"]) == 0
+    first = capsys.readouterr()
+    assert "building artist features" in first.err and (root / "model" / "recommender.json").is_file()
+    assert main(["demo", "--dir", str(root), "--artists", "1500"]) == 0
+    second = capsys.readouterr()
+    assert "model found" in second.err and "building" not in second.err  # nothing rebuilt
+    assert first.out == second.out  # the same neighbours from the saved model
+    rec = Recommender.load(root / "model")
+    assert rec.kind == "artist" and rec.model.n_items_ == 1500

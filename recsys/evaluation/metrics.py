@@ -18,6 +18,7 @@ Definitions (design.md section 5). The short head is the items with ``pop >= hea
 * ``aclt``: mean over lists of the number of items outside the short head.
 * ``novelty``: mean over lists of the mean ``-log2 p(i)``, ``p(i) = (pop(i) + 1) / (sum(pop) + N)``: the item's
   share of the popularity mass with add-one smoothing, so pop-0 items get a finite, largest novelty.
+* ``coverage_by_decile``: per popularity decile of the catalogue, the share of its items recommended at least once.
 * ``ild``: intra-list distance, mean over lists of the mean pairwise ``1 - cosine`` between the list's item
   vectors; lists with fewer than 2 items are skipped.
 
@@ -27,7 +28,10 @@ measures show that gap); a measure with nothing to average is ``nan``. Report AR
 
 Accuracy measures @k take ``relevant``, one set/array of relevant item rows per query, binary relevance, and
 return ``(mean, per_query)`` so callers can bootstrap (:func:`bootstrap_ci`); queries with no relevant item are
-``nan`` in ``per_query`` and left out of the mean.
+``nan`` in ``per_query`` and left out of the mean. ``serendipity_at_k`` (Ge, Delgado-Battenfeld & Jannach 2010)
+counts, among the top k, the items that are relevant *and* absent from an obvious list (the most-popular
+baseline's list for the same query), divided by k. :func:`standard_error` gives the per-query standard error of a
+mean, :func:`bootstrap_ci` a percentile interval.
 """
 
 from __future__ import annotations
@@ -37,8 +41,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
-from ..longtail import _check_vectors, _pool_cosines, head_threshold
+from ..longtail import _check_vectors, _pool_cosines, _unit_rows, head_threshold
 
 __all__ = [
     "coverage",
@@ -54,7 +59,10 @@ __all__ = [
     "recall_at_k",
     "ndcg_at_k",
     "hit_rate_at_k",
+    "serendipity_at_k",
     "bootstrap_ci",
+    "standard_error",
+    "coverage_by_decile",
 ]
 
 _PAD_ID = -1
@@ -241,6 +249,18 @@ def ild(ids: Any, vectors: Any) -> float:
     if not ok.any():
         return math.nan
     ids2, valid, lengths = ids2[ok], valid[ok], lengths[ok]
+    if sp.issparse(vectors):
+        # Slot pair by slot pair over all lists at once (row-wise dot products): the same cosines as the
+        # per-list Gram matrices below, without a Python loop over lists.
+        q, m = ids2.shape
+        u = sp.csr_matrix(_unit_rows(vectors, np.where(valid, ids2, 0).ravel()))
+        dist_sum = np.zeros(q)
+        for i in range(m):
+            ui = u[i::m]
+            for j in range(i + 1, m):
+                cos = np.asarray(ui.multiply(u[j::m]).sum(axis=1)).ravel()
+                dist_sum += np.where(valid[:, i] & valid[:, j], 1.0 - cos, 0.0)
+        return float((dist_sum / (lengths * (lengths - 1) / 2)).mean())
     sims = _pool_cosines(vectors, ids2, valid)  # (q, m, m), 0 where padding is involved
     # pairs of two different real slots (an item's distance to itself is not part of the list's diversity)
     pair = valid[:, :, None] & valid[:, None, :] & ~np.eye(ids2.shape[1], dtype=bool)
@@ -316,6 +336,46 @@ def popularity_histogram(ids: Any, pop: Any, bins: int | Sequence[float] | np.nd
     rec = np.histogram(p[ids2[valid]], bins=edges)[0].astype(np.int64)
     cat = np.histogram(p, bins=edges)[0].astype(np.int64)
     return rec, cat
+
+
+def coverage_by_decile(ids: Any, pop: Any, n_bins: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Share of each popularity quantile bin of the catalogue that is recommended at least once.
+
+    Items are ranked by ``pop`` (ties by row, so tied items are split evenly and every bin has
+    ``n_items / n_bins`` items up to one) and cut into ``n_bins`` equal-count bins, bin 0 the least popular.
+
+    Parameters
+    ----------
+    ids : ndarray of int, shape (n_queries, list_length)
+    pop : ndarray, shape (n_items,)
+    n_bins : int >= 1
+        10 gives deciles.
+
+    Returns
+    -------
+    share : ndarray of float64, shape (n_bins,)
+        Distinct recommended items in the bin / items in the bin (nan for an empty bin).
+    upper : ndarray of float64, shape (n_bins,)
+        Largest ``pop`` in each bin (nan for an empty bin), to label the axis.
+    """
+    ids2, valid = _lists(ids)
+    p = _pop(pop, ids2, valid)
+    if isinstance(n_bins, (bool, np.bool_)) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
+        raise ValueError(f"n_bins must be an int >= 1, got {n_bins!r}")
+    n = len(p)
+    order = np.argsort(p, kind="stable")
+    bin_of = np.empty(n, dtype=np.int64)
+    bin_of[order] = (np.arange(n) * int(n_bins)) // max(n, 1)
+    hit = np.zeros(n, dtype=bool)
+    hit[ids2[valid]] = True
+    size = np.bincount(bin_of, minlength=n_bins).astype(np.float64)
+    got = np.bincount(bin_of, weights=hit.astype(np.float64), minlength=n_bins)
+    upper = np.full(int(n_bins), -np.inf)
+    np.maximum.at(upper, bin_of, p)
+    upper[size == 0] = np.nan
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(size > 0, got / np.where(size > 0, size, 1.0), np.nan)
+    return share, upper
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -398,6 +458,48 @@ def hit_rate_at_k(ids: Any, relevant: Sequence[Any], k: int) -> tuple[float, np.
     """Hit rate@k: 1 if any relevant item is in the top k, else 0. Returns (mean, per_query)."""
     hits, n_rel, k = _hits(ids, relevant, k)
     return _finish_acc(hits.any(axis=1).astype(np.float64), n_rel)
+
+
+def serendipity_at_k(ids: Any, relevant: Sequence[Any], obvious: Any, k: int) -> tuple[float, np.ndarray]:
+    """Serendipity@k: top-k items that are relevant and not in the query's obvious list, divided by k.
+
+    Parameters
+    ----------
+    ids : ndarray of int, shape (n_queries, list_length)
+        Ranked lists, best first, padded with -1.
+    relevant : sequence of set or array of int, length n_queries
+    obvious : ndarray of int, shape (n_queries, m)
+        The obvious recommendations per query (the most-popular baseline's lists), padded with -1; all m items
+        count, so pass the baseline's top k.
+    k : int >= 1
+
+    Returns
+    -------
+    (mean, per_query)
+        As :func:`precision_at_k`: nan for queries without relevant items.
+    """
+    hits, n_rel, k = _hits(ids, relevant, k)
+    ob2, ob_valid = _lists(obvious)
+    if ob2.shape[0] != hits.shape[0]:
+        raise ValueError(f"obvious must have one list per query ({hits.shape[0]}), got {ob2.shape[0]}")
+    top, _ = _lists(ids)
+    w = min(k, top.shape[1])
+    in_obvious = np.zeros(hits.shape, dtype=bool)
+    for j in range(w):  # k is small: one vectorised row-wise membership test per rank
+        in_obvious[:, j] = ((ob2 == top[:, j:j + 1]) & ob_valid).any(axis=1)
+    return _finish_acc((hits & ~in_obvious).sum(axis=1) / k, n_rel)
+
+
+def standard_error(per_query: Any) -> float:
+    """Standard error of the mean of ``per_query`` (sample std with ddof=1 / sqrt(n)); nan entries left out.
+
+    nan when fewer than 2 finite values remain.
+    """
+    x = np.asarray(per_query, dtype=np.float64).ravel()
+    x = x[~np.isnan(x)]
+    if x.size < 2:
+        return math.nan
+    return float(x.std(ddof=1) / math.sqrt(x.size))
 
 
 def bootstrap_ci(per_query: Any, *, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0) -> tuple[float, float]:
