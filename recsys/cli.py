@@ -22,6 +22,7 @@ from . import __version__
 from .catalog import Catalog
 from .errors import RecsysError
 from .evaluation import cli as evaluation_cli
+from .spark import cli as spark_cli
 
 EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
 
@@ -523,6 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--k", type=int, default=10, help="neighbours per seed (default 10)")
     s.set_defaults(func=cmd_demo)
     evaluation_cli.add_parser(sub)
+    spark_cli.add_parser(sub)
     return p
 
 
