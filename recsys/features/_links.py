@@ -8,21 +8,28 @@ label, market, compilation and track-space builders all start from the same join
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
+from ..atomic import sha256_file
 from ..catalog import Catalog
+from ..errors import CatalogError
 from ._rows import rowid_to_row
 
 __all__ = ["safe_normalize", "Credits", "credits", "album_rows_of_tracks", "own_albums", "artist_album_links", "cached",
-           "incidence", "normalized_text", "column_rows", "artists_with", "artists_with_genres"]
+           "incidence", "normalized_text", "column_rows", "artists_with", "artists_with_genres", "iter_batches",
+           "table_columns", "table_rowids", "track_artist_matrix", "BATCH_ROWS"]
+
+#: rows per batch when a table is streamed (a 4M-row batch of two int64 columns is 64 MB)
+BATCH_ROWS = 1 << 22
 
 _CACHE: weakref.WeakKeyDictionary[Catalog, dict[str, Any]] = weakref.WeakKeyDictionary()
 
@@ -33,6 +40,45 @@ def cached(catalog: Catalog, key: str, build: Callable[[], Any]) -> Any:
     if key not in store:
         store[key] = build()
     return store[key]
+
+
+def iter_batches(catalog: Catalog, table: str, columns: list[str], *, batch_rows: int | None = None
+                 ) -> Iterator[pa.RecordBatch]:
+    """Stream ``columns`` of a catalog table in file order, ``batch_rows`` rows at a time, without caching.
+
+    ``Catalog.table`` keeps what it reads for the catalog's lifetime; the per-track and per-entry tables of the
+    full dump (256M tracks, 348M credits, 1.7B playlist entries) must instead pass through memory once. The
+    file's checksum is checked like ``Catalog.table`` does (once per catalog).
+    """
+    entry = catalog._entry(table)
+    path = catalog.path / entry["file"]
+    if catalog.verify and table not in catalog._verified:
+        if sha256_file(path) != entry["sha256"]:
+            raise CatalogError(f"catalog table file {str(path)!r} does not match its checksum in the manifest",
+                               hint="the file was altered or damaged after ingest; re-run the ingest that made "
+                                    "this catalog")
+        catalog._verified.add(table)
+    try:
+        f = pq.ParquetFile(path)
+        yield from f.iter_batches(batch_size=int(batch_rows or BATCH_ROWS), columns=columns, use_threads=True)
+    except (pa.ArrowInvalid, OSError) as e:
+        raise CatalogError(f"cannot read catalog table {str(path)!r}: {e}",
+                           hint="re-run the ingest that made this catalog") from e
+
+
+def table_columns(catalog: Catalog, table: str) -> list[str]:
+    """Column names of a catalog table, from its Parquet schema (no data read)."""
+    return list(pq.read_schema(catalog.path / catalog._entry(table)["file"]).names)
+
+
+def _int_column(batch: pa.RecordBatch, name: str) -> np.ndarray:
+    col = batch.column(name)
+    return (col.fill_null(-1) if col.null_count else col).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+
+
+def table_rowids(catalog: Catalog, table: str) -> np.ndarray:
+    """The (ascending) ``rowid`` column of a table, int64, cached: the map from foreign keys to rows."""
+    return cached(catalog, f"rowids:{table}", lambda: catalog.table(table, ["rowid"]).column(0).to_numpy())
 
 
 def column_rows(catalog: Catalog, table: str, fk_column: str, target: str) -> np.ndarray:
@@ -70,26 +116,68 @@ class Credits:
 
 
 def credits(catalog: Catalog) -> Credits:
-    """All resolvable ``track_artists`` credits, sorted by (track, credit order), duplicates removed."""
+    """All resolvable ``track_artists`` credits, sorted by (track, credit order), duplicates removed.
+
+    The table is streamed (it is never held whole, nor cached by the catalog); only the resolved int64 rows of
+    the credits are kept. Ingest writes credits in rowid order, so a stable sort by track keeps the credit order
+    without sorting by rowid too (checked; a table out of rowid order falls back to sorting by it).
+    """
     def build() -> Credits:
-        t = catalog.table("track_artists", ["rowid", "track_rowid", "artist_rowid"])
-        trk = column_rows(catalog, "track_artists", "track_rowid", "tracks")
-        art = column_rows(catalog, "track_artists", "artist_rowid", "artists")
-        order_key = t.column("rowid").to_numpy()
-        ok = (trk >= 0) & (art >= 0)
-        trk, art, order_key = trk[ok], art[ok], order_key[ok]
-        o = np.lexsort((order_key, trk))
+        t_ids, a_ids = table_rowids(catalog, "tracks"), table_rowids(catalog, "artists")
+        trk_parts, art_parts, key_parts = [], [], []
+        ascending, last = True, None
+        for b in iter_batches(catalog, "track_artists", ["rowid", "track_rowid", "artist_rowid"]):
+            rid = _int_column(b, "rowid")
+            trk = rowid_to_row(t_ids, _int_column(b, "track_rowid"))
+            art = rowid_to_row(a_ids, _int_column(b, "artist_rowid"))
+            ok = (trk >= 0) & (art >= 0)
+            if len(rid):
+                ascending &= bool((np.diff(rid) > 0).all()) and (last is None or rid[0] > last)
+                last = int(rid[-1])
+            trk_parts.append(trk[ok])
+            art_parts.append(art[ok])
+            key_parts.append(rid[ok])
+        trk = np.concatenate(trk_parts) if trk_parts else np.zeros(0, np.int64)
+        art = np.concatenate(art_parts) if art_parts else np.zeros(0, np.int64)
+        order_key = np.concatenate(key_parts) if key_parts else np.zeros(0, np.int64)
+        del trk_parts, art_parts, key_parts
+        # file order is rowid order: a stable sort by track alone equals lexsort((rowid, track))
+        o = np.argsort(trk, kind="stable") if ascending else np.lexsort((order_key, trk))
+        del order_key
         trk, art = trk[o], art[o]
-        # the same artist credited twice on one track counts once (keep the earlier credit)
-        pair = np.lexsort((np.arange(len(trk)), art, trk))
+        del o
+        # the same artist credited twice on one track counts once (keep the earlier credit); duplicates can only
+        # sit inside a track's run, so only tracks with >= 2 credits need the pair sort
         dup = np.zeros(len(trk), dtype=bool)
-        same = (trk[pair][1:] == trk[pair][:-1]) & (art[pair][1:] == art[pair][:-1])
-        dup[pair[1:][same]] = True
-        trk, art = trk[~dup], art[~dup]
+        multi = np.flatnonzero(np.concatenate([[False], trk[1:] == trk[:-1]])
+                               | np.concatenate([trk[:-1] == trk[1:], [False]])) if len(trk) else trk
+        if len(multi):
+            mt, ma = trk[multi], art[multi]
+            pair = np.lexsort((np.arange(len(mt)), ma, mt))
+            same = (mt[pair][1:] == mt[pair][:-1]) & (ma[pair][1:] == ma[pair][:-1])
+            dup[multi[pair[1:][same]]] = True
+        if dup.any():
+            trk, art = trk[~dup], art[~dup]
         primary = np.ones(len(trk), dtype=bool)
         primary[1:] = trk[1:] != trk[:-1]
         return Credits(trk, art, primary)
     return cached(catalog, "credits", build)
+
+
+def track_artist_matrix(catalog: Catalog) -> sp.csr_matrix:
+    """Track x artist 0/1 matrix of the credits, CSR float32 (n_tracks, n_artists), columns in credit order.
+
+    Made from :func:`credits` without a sort (credits are already grouped by track): the map every streamed
+    per-track table (playlist entries, audio features) is expanded to artists with.
+    """
+    def build() -> sp.csr_matrix:
+        c = credits(catalog)
+        n_t = catalog.num_rows("tracks")
+        indptr = np.zeros(n_t + 1, dtype=np.int64)
+        np.cumsum(np.bincount(c.track, minlength=n_t), out=indptr[1:])
+        return sp.csr_matrix((np.ones(len(c.artist), dtype=np.float32), c.artist.astype(np.int32), indptr),
+                             shape=(n_t, catalog.num_rows("artists")))
+    return cached(catalog, "track_artist_matrix", build)
 
 
 def album_rows_of_tracks(catalog: Catalog) -> np.ndarray:

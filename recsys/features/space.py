@@ -104,6 +104,8 @@ class FeatureSpace:
     kind: str
     transformers: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     timings: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
+    #: per family, after it was built: resident and peak resident memory of the process in MB (Linux; benchmarks)
+    memory_mb: dict[str, dict[str, float]] = field(default_factory=dict, repr=False, compare=False)
 
     def block(self, family: str) -> sp.csr_matrix:
         """The (weighted) columns of one family, CSR float32 (n_items, block width)."""
@@ -170,8 +172,10 @@ def build_artist_space(catalog: Catalog, *, weights: Mapping[str, float] | None 
     w = check_weights(weights, DEFAULT_WEIGHTS)
     params = _family_params(family_params, FAMILIES)
     active = [f for f in FAMILIES if w[f] > 0]
-    blocks, names, fitted, timings = [], [], {}, {}
-    for fam in tqdm(active, desc="artist features", unit="family", disable=not progress):
+    blocks, names, fitted, timings, memory = [], [], {}, {}, {}
+    bar = tqdm(active, desc="artist features", unit="family", disable=not progress)
+    for fam in bar:
+        bar.set_postfix_str(fam)
         t0 = time.perf_counter()
         tr = FAMILIES[fam](**params.get(fam, {}))
         if fam == "inferred_genres":  # reuse the link families fitted above instead of fitting them again
@@ -183,9 +187,21 @@ def build_artist_space(catalog: Catalog, *, weights: Mapping[str, float] | None 
         blocks.append((fam, m, w[fam]))
         names.append(np.asarray(tr.get_feature_names_out(), dtype=object))
         timings[fam] = time.perf_counter() - t0
+        memory[fam] = _memory_mb()
     X, slices = combine_blocks(blocks)
+    memory["combined"] = _memory_mb()
     return FeatureSpace(X=X, blocks=slices, feature_names=np.concatenate(names), weights=w, kind="artist",
-                        transformers=fitted, timings=timings)
+                        transformers=fitted, timings=timings, memory_mb=memory)
+
+
+def _memory_mb() -> dict[str, float]:
+    """Resident and peak resident memory of this process in MB ({} where /proc is missing)."""
+    try:
+        with open("/proc/self/status") as f:
+            got = {ln.split(":")[0]: int(ln.split()[1]) / 1024 for ln in f if ln.startswith(("VmRSS", "VmHWM"))}
+        return {"rss": round(got["VmRSS"], 1), "peak": round(got["VmHWM"], 1)}
+    except (OSError, KeyError, ValueError):
+        return {}
 
 
 def build_track_space(catalog: Catalog, artist_space: FeatureSpace, *, weights: Mapping[str, float] | None = None,

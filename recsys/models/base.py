@@ -140,7 +140,10 @@ class SimilarityModel(ABC):
             raise TypeError(f"item_ids must be an int row or an array of int rows, got {type(item_ids).__name__} "
                             f"({item_ids!r:.80})")
         rows = _as_rows(np.atleast_1d(item_ids), "item_ids", self.n_items_)
-        allowed = np.ones(self.n_items_, dtype=bool)
+        if candidates is None and exclude is None:
+            allowed = self._everything_allowed()
+        else:
+            allowed = np.ones(self.n_items_, dtype=bool)
         if candidates is not None:
             allowed[:] = False
             allowed[_as_rows(candidates, "candidates", self.n_items_)] = True
@@ -153,6 +156,16 @@ class SimilarityModel(ABC):
             k = got_ids.shape[1]
             ids[:, :k], scores[:, :k] = got_ids, got_scores
         return (ids[0], scores[0]) if scalar else (ids, scores)
+
+    def _everything_allowed(self) -> np.ndarray:
+        """A read-only all-True mask over the items, made once: an unrestricted query over 256M tracks should
+        not pay for a fresh 256 MB mask."""
+        mask = getattr(self, "_all_allowed", None)
+        if mask is None or len(mask) != self.n_items_:
+            mask = np.ones(self.n_items_, dtype=bool)
+            mask.flags.writeable = False
+            self._all_allowed = mask
+        return mask
 
     def _topk(self, rows: np.ndarray, n: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Exact top-n over dense score blocks; index-backed models override this."""
