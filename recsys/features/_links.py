@@ -15,13 +15,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
-from ..atomic import sha256_file
 from ..catalog import Catalog
-from ..errors import CatalogError
 from ._rows import rowid_to_row
 
 __all__ = ["safe_normalize", "Credits", "credits", "album_rows_of_tracks", "own_albums", "artist_album_links", "cached",
@@ -44,31 +41,14 @@ def cached(catalog: Catalog, key: str, build: Callable[[], Any]) -> Any:
 
 def iter_batches(catalog: Catalog, table: str, columns: list[str], *, batch_rows: int | None = None
                  ) -> Iterator[pa.RecordBatch]:
-    """Stream ``columns`` of a catalog table in file order, ``batch_rows`` rows at a time, without caching.
-
-    ``Catalog.table`` keeps what it reads for the catalog's lifetime; the per-track and per-entry tables of the
-    full dump (256M tracks, 348M credits, 1.7B playlist entries) must instead pass through memory once. The
-    file's checksum is checked like ``Catalog.table`` does (once per catalog).
-    """
-    entry = catalog._entry(table)
-    path = catalog.path / entry["file"]
-    if catalog.verify and table not in catalog._verified:
-        if sha256_file(path) != entry["sha256"]:
-            raise CatalogError(f"catalog table file {str(path)!r} does not match its checksum in the manifest",
-                               hint="the file was altered or damaged after ingest; re-run the ingest that made "
-                                    "this catalog")
-        catalog._verified.add(table)
-    try:
-        f = pq.ParquetFile(path)
-        yield from f.iter_batches(batch_size=int(batch_rows or BATCH_ROWS), columns=columns, use_threads=True)
-    except (pa.ArrowInvalid, OSError) as e:
-        raise CatalogError(f"cannot read catalog table {str(path)!r}: {e}",
-                           hint="re-run the ingest that made this catalog") from e
+    """Stream ``columns`` of a catalog table in file order, :data:`BATCH_ROWS` rows at a time, without caching
+    (:meth:`recsys.catalog.Catalog.iter_batches`, checksum checked like ``Catalog.table``)."""
+    return catalog.iter_batches(table, columns, batch_rows=int(batch_rows or BATCH_ROWS))
 
 
 def table_columns(catalog: Catalog, table: str) -> list[str]:
     """Column names of a catalog table, from its Parquet schema (no data read)."""
-    return list(pq.read_schema(catalog.path / catalog._entry(table)["file"]).names)
+    return catalog.columns(table)
 
 
 def _int_column(batch: pa.RecordBatch, name: str) -> np.ndarray:
