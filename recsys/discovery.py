@@ -158,9 +158,8 @@ class _CardTables:
         self.genre_artist = ga[o]
         self.genre = np.asarray(g.column("genre").to_numpy(zero_copy_only=False), dtype=object)[o]
 
-        alb = catalog.table("albums", ["rowid", "release_year", "label"])
+        alb = catalog.table("albums", ["rowid", "label"])
         self.album_rowid = _np(alb.column("rowid").to_numpy(zero_copy_only=False), np.int64)
-        self.album_year = alb.column("release_year").to_numpy(zero_copy_only=False).astype(np.float64)
         self.album_label = np.asarray(alb.column("label").to_numpy(zero_copy_only=False), dtype=object)
 
         aa = catalog.table("artist_albums", ["artist_rowid", "album_rowid"])
@@ -250,8 +249,9 @@ def artist_card(rec: Any, row: int) -> dict:
     -------
     dict
         name, id, row, popularity, followers, genres (list of str, the catalog's), inferred_genres (list of str,
-        only for artists without genres: inferred, to be marked so), era (median release year of the artist's
-        albums, int or None), label (most frequent label of those albums, or None), top_tracks (up to 5 dicts
+        only for artists without genres: inferred, to be marked so), era (median release year of its own releases
+        and of the albums it is credited on, as :mod:`recsys.facets` defines it; int or None), label (most frequent
+        label of the albums it is linked to, appears-on included, or None), top_tracks (up to 5 dicts
         name, popularity, id, most popular first).
     """
     catalog: Catalog = rec.catalog
@@ -266,12 +266,12 @@ def artist_card(rec: Any, row: int) -> dict:
     card["genres"] = genres
     card["inferred_genres"] = [] if genres else _inferred_genres(rec, row)
 
+    # the era the neighbour lists show and the era filter uses: one definition (recsys.facets)
+    year = item_facets(catalog, "artist").year[row]
+    card["era"] = int(year) if np.isfinite(year) else None
     albums = t.link_album[t._slice(t.link_artist, rowid)]
     pos = _positions(t.album_rowid, albums)
     pos = pos[pos >= 0]
-    years = t.album_year[pos]
-    years = years[np.isfinite(years) & (years > 0)]
-    card["era"] = int(np.median(years)) if len(years) else None
     labels = pd.Series(t.album_label[pos], dtype=object).dropna()
     labels = labels[labels.astype(str).str.strip() != ""]
     card["label"] = str(labels.value_counts().index[0]) if len(labels) else None

@@ -123,7 +123,10 @@ def test_artist_card_matches_catalog_tables(demo_rec):
     aa = cat.table("artist_albums").to_pandas()
     albums = set(aa.loc[aa.artist_rowid == rowid, "album_rowid"]) | set(mine["album_rowid"])
     al = cat.table("albums").to_pandas()
-    years = al.loc[al.rowid.isin(albums), "release_year"].dropna()
+    # era: the median year of its own releases and of the albums of every track it is credited on
+    own = aa[(aa.artist_rowid == rowid) & ~aa.is_appears_on.fillna(False).astype(bool)
+             & ~aa.is_implicit_appears_on.fillna(False).astype(bool)]
+    years = al.loc[al.rowid.isin(set(own["album_rowid"]) | set(mine["album_rowid"])), "release_year"].dropna()
     years = years[years > 0]
     assert card["era"] == int(np.median(years))
     assert card["label"] == al.loc[al.rowid.isin(albums), "label"].dropna().value_counts().index[0]

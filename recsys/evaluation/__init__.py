@@ -7,25 +7,8 @@ See :mod:`recsys.evaluation.metrics` for the exact definitions (design.md sectio
 
 from __future__ import annotations
 
-from .metrics import (
-    aclt,
-    aplt,
-    arp,
-    bootstrap_ci,
-    coverage,
-    coverage_by_decile,
-    gini,
-    hit_rate_at_k,
-    ild,
-    long_tail_report,
-    ndcg_at_k,
-    novelty,
-    popularity_histogram,
-    precision_at_k,
-    recall_at_k,
-    serendipity_at_k,
-    standard_error,
-)
+from .metrics import *  # noqa: F403  (the metrics are this package's API; their list lives in metrics.__all__)
+from .metrics import __all__ as _METRICS
 
 # The experiment API is imported on first use: it pulls in the feature families and models, which the metrics
 # (and the `recsys` command's start-up) do not need.
@@ -46,23 +29,4 @@ def __getattr__(name: str):
         return getattr(importlib.import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-__all__ = [
-    "coverage",
-    "gini",
-    "arp",
-    "aplt",
-    "aclt",
-    "novelty",
-    "ild",
-    "long_tail_report",
-    "popularity_histogram",
-    "precision_at_k",
-    "recall_at_k",
-    "ndcg_at_k",
-    "hit_rate_at_k",
-    "bootstrap_ci",
-    "serendipity_at_k",
-    "standard_error",
-    "coverage_by_decile",
-    *_LAZY,
-]
+__all__ = [*_METRICS, *_LAZY]

@@ -138,6 +138,17 @@ def _num(v: Any) -> float:
     return float("nan") if v is None else float(v)
 
 
+def _save(fig, ax, path: Path, meta: dict) -> str:
+    """Legend, tight layout, PNG (fixed metadata, so reruns are byte-identical), close; returns the file name."""
+    import matplotlib.pyplot as plt
+
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata=meta)
+    plt.close(fig)
+    return path.name
+
+
 def _plots(ev: dict, k: int, folder: Path) -> list[str]:
     import matplotlib
 
@@ -176,12 +187,7 @@ def _plots(ev: dict, k: int, folder: Path) -> list[str]:
     ax.set_ylabel(f"nDCG@{k} (test)")
     ax.set_title(f"{ev['name']}: accuracy vs long tail (▲ xQuAD, ■ MMR, × baselines)", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    name = f"{ev['name']}-tradeoff.png"
-    fig.savefig(folder / name, dpi=110, metadata=meta)
-    plt.close(fig)
-    names.append(name)
+    names.append(_save(fig, ax, folder / f"{ev['name']}-tradeoff.png", meta))
 
     base = [r for r in test if r["reranker"] == "none" and "distribution" in r]
     if base:
@@ -199,12 +205,7 @@ def _plots(ev: dict, k: int, folder: Path) -> list[str]:
         ax.set_xlabel("popularity")
         ax.set_ylabel("share of items (catalog) / of recommended slots")
         ax.set_title(f"{ev['name']}: popularity of recommendations vs catalog (test)", fontsize=10)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        name = f"{ev['name']}-popularity.png"
-        fig.savefig(folder / name, dpi=110, metadata=meta)
-        plt.close(fig)
-        names.append(name)
+        names.append(_save(fig, ax, folder / f"{ev['name']}-popularity.png", meta))
 
         fig, ax = plt.subplots(figsize=(8, 5))
         width = 0.8 / len(base)
@@ -215,12 +216,7 @@ def _plots(ev: dict, k: int, folder: Path) -> list[str]:
         ax.set_xlabel("popularity decile of the catalog (1 = least popular)")
         ax.set_ylabel("share of the decile recommended at least once")
         ax.set_title(f"{ev['name']}: coverage per popularity decile (test)", fontsize=10)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        name = f"{ev['name']}-deciles.png"
-        fig.savefig(folder / name, dpi=110, metadata=meta)
-        plt.close(fig)
-        names.append(name)
+        names.append(_save(fig, ax, folder / f"{ev['name']}-deciles.png", meta))
     return names
 
 
