@@ -9,6 +9,7 @@ parameters, free-form metadata such as the catalog it was built from, and the SH
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import zipfile
 from pathlib import Path
@@ -34,7 +35,7 @@ def save_model(model: SimilarityModel, path: str | os.PathLike, *, metadata: dic
     model._require_fitted()
     state = model._get_state()
     with atomic_dir(path, force=force, what="model") as tmp:
-        np.savez(tmp / _ARRAYS, n_items_=np.array(model.n_items_), **state)
+        _write_npz(tmp / _ARRAYS, {"n_items_": np.array(model.n_items_), **state})
         info = {
             "format": MODEL_FORMAT,
             "format_version": MODEL_FORMAT_VERSION,
@@ -46,6 +47,27 @@ def save_model(model: SimilarityModel, path: str | os.PathLike, *, metadata: dic
         }
         (tmp / _INFO).write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return Path(path)
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray], *, chunk: int = 1 << 24) -> None:
+    """Write ``arrays`` as an uncompressed ``.npz`` (what ``np.savez`` writes, read back by ``np.load``), a chunk at
+    a time. Memory-mapped arrays (HNSW's graph file) have each written chunk's pages dropped from this process
+    again, so saving a model does not hold a second copy of it in memory."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name, value in arrays.items():
+            arr = np.asanyarray(value)
+            mapped = getattr(arr, "_mmap", None) if isinstance(arr, np.memmap) else None
+            if mapped is None or arr.ndim != 1 or arr.offset:
+                with zf.open(f"{name}.npy", "w", force_zip64=True) as f:
+                    np.lib.format.write_array(f, np.asarray(arr), allow_pickle=False)
+                continue
+            step = max(mmap.PAGESIZE, chunk // arr.itemsize * arr.itemsize // mmap.PAGESIZE * mmap.PAGESIZE)
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array_header_1_0(f, np.lib.format.header_data_from_array_1_0(arr))
+                raw = np.asarray(arr).view(np.uint8)
+                for start in range(0, len(raw), step):
+                    f.write(raw[start:start + step])
+                    mapped.madvise(mmap.MADV_DONTNEED, start, min(step, len(raw) - start))
 
 
 def read_versioned_json(path: str | os.PathLike, name: str, fmt: str, version: int) -> dict[str, Any]:
@@ -95,11 +117,12 @@ def load_model(path: str | os.PathLike) -> tuple[SimilarityModel, dict[str, Any]
         model = cls(**info.get("params", {}))
     except TypeError as e:
         raise ModelFileError(f"{str(p)!r}: parameters do not fit {cls.__name__}: {e}", hint="rebuild the model") from e
+    # Arrays are read from the file when the model asks for each one (np.load's NpzFile is a lazy mapping), so a
+    # model can let go of a big array (HNSW's graph bytes) before it reads the next.
     try:
         with np.load(apath, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (ValueError, OSError, zipfile.BadZipFile) as e:
+            model._set_state(z)
+            model.n_items_ = int(z["n_items_"])
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as e:  # damaged, or arrays missing
         raise ModelFileError(f"cannot read {str(apath)!r}: {e}", hint="rebuild the model") from e
-    model._set_state(arrays)
-    model.n_items_ = int(arrays["n_items_"])
     return model, info

@@ -10,6 +10,7 @@ hnswlib is an optional extra (``pip install recsys[ann]``) and is imported only 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 import time
@@ -18,6 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
+from sklearn.utils.extmath import row_norms
 
 from ..errors import ModelFileError
 from .base import _PAD_ID, SimilarityModel, register_model, topk_from_scores
@@ -26,6 +28,8 @@ from .itemknn import _is_int, _rank_pairs
 __all__ = ["HNSWIndex"]
 
 _SPACE = "ip"  # inner product of L2-normalised vectors = cosine; hnswlib distance = 1 - cosine
+_BLOCK_ROWS = 1 << 17  # rows projected at a time while fitting: the projected block stays ~70 MB
+_DIGEST = np.dtype([("hi", "<u8"), ("lo", "<u8")])  # sorts like the 16 digest bytes' two halves
 
 
 def _import_hnswlib() -> Any:
@@ -109,20 +113,32 @@ class HNSWIndex(SimilarityModel):
     group_vectors_ : ndarray of float32, shape (n_groups, dim)
         The distinct vectors, as indexed (a zero row for items without graph features): unit vectors without the
         split; with it, the projected frequent parts of the unit rows plus one last coordinate sqrt(1 - |v|^2)
-        that puts them on the unit sphere (queries use 0 there, so inner products are unchanged).
+        that puts them on the unit sphere (queries use 0 there, so inner products are unchanged). Kept only with
+        ``rerank=0``; with an exact stage the graph holds the only copy and this is recomputed from the rows on
+        access (bit-identical to what was indexed).
     groups_ : ndarray of int64, shape (n_items,)
         Group of each item; groups are numbered in order of their first item.
     vectors_ : ndarray of float32, shape (n_items, dim)
         Every item's vector as indexed (``group_vectors_[groups_]``, built on access; unit rows).
     components_ : ndarray of float32, shape (dim, n_graph_columns) or (0, n_graph_columns)
         The SVD projection of the graph's columns, empty when no SVD was applied.
+    exact_ : scipy.sparse.csr_matrix of float32 or None
+        With an exact stage: the rows of ``X`` as given. A float32 CSR ``X`` is shared, not copied (the model
+        only reads it; like scikit-learn's ``NearestNeighbors``, it must not be changed afterwards).
+    row_scale_ : ndarray of float32, shape (n_items,) or None
+        Inverse L2 norms of those rows (0 for empty rows): cosines are computed as ``X[c] @ q * scale``.
     graph_columns_ : ndarray of int64 or None
         With the split: the columns in the graph (held by more than ``sparse_max_df`` items); None without it
         (every column).
-    inverted_ : scipy.sparse.csc_matrix of float32 or None
-        With the split: the L2-normalised rows restricted to the rare columns, by column (the inverted index).
+    inverted_ : scipy.sparse.csc_matrix of bool or None
+        With the split: which items hold each rare column (the inverted index; the graph's columns are empty).
     index_ : hnswlib.Index
         The graph over ``group_vectors_``, labels = group numbers.
+
+    Memory, per item, fitting with the split (1M generated artists, X 586 B per artist): the caller's X, plus
+    the graph (~660 B: the 129-float vector and 32 links), the inverted index (5 B per rare entry, ~120 B) and
+    ~30 B of group bookkeeping. Fitting projects and adds a block of ``_BLOCK_ROWS`` rows at a time; duplicate
+    vectors are found by a 128-bit digest per row, so no n x dim array is ever held.
 
     Notes
     -----
@@ -185,9 +201,14 @@ class HNSWIndex(SimilarityModel):
             self.fit_seconds_[step] = round(now - clock, 3)
             clock = now
 
-        # The original rows, L2-normalised: the exact stage's scores, and the split's column shares.
+        # The exact stage scores the caller's rows as they are, scaled by their inverse norms: a normalised copy of
+        # X would double the largest array of the fit (X is 9 GB at the full dump's 15.4M artists).
         exact_stage = self._pool(n_items) > 0
-        self.exact_ = normalize(sp.csr_matrix(X, dtype=np.float32), norm="l2", axis=1) if exact_stage else None
+        self.exact_ = self.row_scale_ = None
+        if exact_stage:
+            self.exact_ = _shared_csr(X)
+            norms = row_norms(self.exact_)
+            self.row_scale_ = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0).astype(np.float32)
         self.graph_columns_ = self.inverted_ = None
         if exact_stage and sp.issparse(X) and self.sparse_max_df:
             df = np.bincount(self.exact_.indices, minlength=n_features)
@@ -210,43 +231,72 @@ class HNSWIndex(SimilarityModel):
         else:
             self.components_ = np.zeros((0, graph_width), dtype=np.float32)
         lap("svd")
-        # transform() works row by row, so identical rows of X give bit-identical vectors (deduplicated below).
-        v = self.transform(X)
-        if not np.isfinite(v).all():
-            raise ValueError("X must hold finite numbers only, got NaN or infinity")
         # Metadata vectors repeat a lot (every artist with only a popularity token is one of ~20 vectors). Big
         # clusters of identical points cut HNSW graphs into islands that queries cannot leave, so each distinct
-        # vector is indexed once, as a group, and expanded to its member items when answering.
-        _, first, inverse = np.unique(v, axis=0, return_index=True, return_inverse=True)
+        # vector is indexed once, as a group, and expanded to its member items when answering. Vectors are
+        # grouped by a 128-bit digest of their bytes, a block of rows at a time, so no n x dim array is held.
+        # transform() works row by row, so identical rows of X give bit-identical vectors.
+        digests = np.empty(n_items, dtype=_DIGEST)
+        for start in range(0, n_items, _BLOCK_ROWS):
+            v = self._indexed_vectors(X[start:start + _BLOCK_ROWS])
+            digests[start:start + len(v)] = _digest_rows(v)
+        _, first, inverse = np.unique(digests, return_index=True, return_inverse=True)
+        del digests
         renumber = np.empty(len(first), dtype=np.int64)
         renumber[np.argsort(first, kind="stable")] = np.arange(len(first))  # groups in order of first item
         self.groups_ = renumber[inverse.ravel()]
-        self.group_vectors_ = np.ascontiguousarray(v[np.sort(first)])
-        del v
+        first = np.sort(first)
+        del inverse, renumber
+        lap("project_and_deduplicate")
+        # The graph holds the only copy of the vectors when an exact stage orders its candidates; answering
+        # from the graph alone (rerank=0) scores with the vectors, so they are kept.
+        dim = (self.components_.shape[0] or graph_width) + (self.graph_columns_ is not None)
+        index = hnswlib.Index(space=_SPACE, dim=int(dim))
+        index.init_index(max_elements=len(first), M=int(self.M), ef_construction=int(self.ef_construction),
+                         random_seed=int(self.random_state))
+        self._stored_vectors = None if exact_stage else np.empty((len(first), dim), dtype=np.float32)
+        for start in range(0, len(first), _BLOCK_ROWS):
+            v = self._indexed_vectors(X[first[start:start + _BLOCK_ROWS]])
+            # one call per block, in id order, single-threaded by default: the same graph as one call for all
+            index.add_items(v, np.arange(start, start + len(v)), num_threads=self._hnsw_threads())
+            if self._stored_vectors is not None:
+                self._stored_vectors[start:start + len(v)] = v
+        lap("graph")
+        self._ready(index)
+
+    def _indexed_vectors(self, X: Any) -> np.ndarray:
+        """Rows of ``X`` as indexed in the graph: :meth:`transform`, plus the split's sphere coordinate."""
+        v = self.transform(X)
+        if not np.isfinite(v).all():
+            raise ValueError("X must hold finite numbers only, got NaN or infinity")
         if self.graph_columns_ is not None:
             # Inner-product search is what the split needs (the frequent columns' share of the cosine is an inner
             # product of vectors shorter than 1), and HNSW graphs search it poorly. One extra coordinate
             # sqrt(1 - |v|^2) puts every vector on the unit sphere while a query padded with 0 keeps the same
             # inner products (Bachrach et al., RecSys 2014): at 300k artists the graph then found 89% of the
             # true top 1,000 instead of 74%, and built in 60% of the time.
-            norm2 = np.einsum("ij,ij->i", self.group_vectors_, self.group_vectors_)
+            norm2 = np.einsum("ij,ij->i", v, v)
             pad = np.sqrt(np.clip(1.0 - norm2, 0.0, None)).astype(np.float32)
-            self.group_vectors_ = np.ascontiguousarray(np.hstack([self.group_vectors_, pad[:, None]]))
-        lap("project_and_deduplicate")
-        index = hnswlib.Index(space=_SPACE, dim=self.group_vectors_.shape[1])
-        index.init_index(max_elements=len(first), M=int(self.M), ef_construction=int(self.ef_construction),
-                         random_seed=int(self.random_state))
-        index.add_items(self.group_vectors_, np.arange(len(first)), num_threads=self._hnsw_threads())
-        lap("graph")
-        self._ready(index)
+            v = np.ascontiguousarray(np.hstack([v, pad[:, None]]))
+        return v
 
     def _build_inverted(self) -> None:
-        """The inverted index: the normalised rows without the graph's columns, by column (those stay empty)."""
-        rare = np.ones(self.exact_.shape[1], dtype=np.float32)
-        rare[self.graph_columns_] = 0.0
-        inverted = sp.csc_matrix(self.exact_ @ sp.diags(rare))
-        inverted.eliminate_zeros()
-        self.inverted_ = inverted
+        """The inverted index: which items hold each rare column (boolean CSC; the graph's columns stay empty).
+
+        Built a block of rows at a time from the rare entries' coordinates (8 bytes each), never from a copy of X.
+        """
+        X = self.exact_
+        rare = np.ones(X.shape[1], dtype=bool)
+        rare[self.graph_columns_] = False
+        rows, cols = [], []
+        for lo, hi in _row_blocks(X.indptr):
+            c = X.indices[X.indptr[lo]:X.indptr[hi]]
+            keep = rare[c]
+            r = np.repeat(np.arange(lo, hi, dtype=np.int32), np.diff(X.indptr[lo:hi + 1]))
+            rows.append(r[keep])
+            cols.append(c[keep].astype(np.int32, copy=False))
+        rows, cols = np.concatenate(rows), np.concatenate(cols)
+        self.inverted_ = sp.csc_matrix((np.ones(len(rows), dtype=bool), (rows, cols)), shape=X.shape)
 
     def _graph_part(self, X: Any, rows: np.ndarray | None = None) -> Any:
         """The part of ``X`` (some ``rows``) the graph indexes: every column, or the split's frequent columns of
@@ -260,10 +310,24 @@ class HNSWIndex(SimilarityModel):
         return normalize(Xf, norm="l2", axis=1)[:, self.graph_columns_]
 
     @property
+    def group_vectors_(self) -> np.ndarray:
+        """The distinct vectors as indexed, float32 (n_groups, dim); see the class docstring. Kept from the fit
+        only without an exact stage (``rerank=0``); otherwise recomputed from the rows on access."""
+        if self._stored_vectors is not None:
+            return self._stored_vectors
+        return self._group_vectors(np.arange(len(self._group_ptr) - 1))
+
+    @property
     def vectors_(self) -> np.ndarray:
         """Every item's vector as indexed, float32 (n_items, dim): unit rows without the split; with it, the
         projected frequent parts plus the sphere coordinate (see :attr:`group_vectors_`)."""
         return self.group_vectors_[self.groups_]
+
+    def _group_vectors(self, groups: np.ndarray) -> np.ndarray:
+        """Vectors of these groups as indexed (float32, one row per group, in the order given)."""
+        if self._stored_vectors is not None:
+            return self._stored_vectors[groups]
+        return self._indexed_vectors(self.exact_[self._members[self._group_ptr[groups]]])
 
     def _hnsw_threads(self) -> int:
         return -1 if self.num_threads == 0 else int(self.num_threads)  # hnswlib: -1 = all cores
@@ -275,7 +339,7 @@ class HNSWIndex(SimilarityModel):
         # Members of each group in id order: self._members[self._group_ptr[g]:self._group_ptr[g + 1]].
         self._members = np.argsort(self.groups_, kind="stable")
         self._group_ptr = np.concatenate([[0], np.cumsum(np.bincount(self.groups_,
-                                                                     minlength=len(self.group_vectors_)))])
+                                                                     minlength=index.get_current_count()))])
 
     def transform(self, X: Any) -> np.ndarray:
         """Map rows to the graph's space, like the indexed items.
@@ -322,7 +386,7 @@ class HNSWIndex(SimilarityModel):
     # -- querying
     def _query_vectors(self, groups: np.ndarray) -> np.ndarray:
         """Vectors of these groups as queries: with the split, the sphere coordinate is 0 (see ``_fit``)."""
-        q = self.group_vectors_[groups]
+        q = self._group_vectors(groups)
         if self.graph_columns_ is not None:
             q[:, -1] = 0.0
         return q
@@ -342,42 +406,37 @@ class HNSWIndex(SimilarityModel):
             cand, _ = self._graph_topk(rows, max(pool, n), allowed)
         out_ids = np.full((len(rows), n), _PAD_ID, dtype=np.int64)
         out_scores = np.full((len(rows), n), -np.inf, dtype=np.float32)
-        X = self.exact_
+        X, scale = self.exact_, self.row_scale_
         for i, r in enumerate(rows):
             q = X[int(r)]
+            # the query as a dense unit vector over the columns (calloc'd: only its own pages are touched), so
+            # candidates' cosines are one CSR mat-vec times their inverse norms; `q @ X[c].T` converted the
+            # candidates to CSC every query
+            dense_q = np.zeros(X.shape[1], dtype=np.float32)
+            dense_q[q.indices] = q.data * scale[r]
             c = cand[i][cand[i] >= 0]
             if self.inverted_ is not None and not few:
-                c = np.union1d(c, self._rare_candidates(int(r), q, allowed))
+                c = np.union1d(c, self._rare_candidates(int(r), q.indices, dense_q, allowed))
             c = c[c != r]
             if not len(c):
                 continue
-            # the query as a dense vector over the columns (calloc'd: only its own pages are touched), so the
-            # candidates' scores are one CSR mat-vec; `q @ X[c].T` converted the candidates to CSC every query
-            dense_q = np.zeros(X.shape[1], dtype=np.float32)
-            dense_q[q.indices] = q.data
-            s = np.asarray(X[c] @ dense_q, dtype=np.float32)
+            s = np.asarray(X[c] @ dense_q, dtype=np.float32) * scale[c]
             ok = s > 0
             c, s = c[ok], s[ok]
             order = np.lexsort((c, -np.round(s, 6)))[:n]
             out_ids[i, :len(order)], out_scores[i, :len(order)] = c[order], s[order]
         return out_ids, out_scores
 
-    def _rare_candidates(self, row: int, q: sp.csr_matrix, allowed: np.ndarray) -> np.ndarray:
-        """The ``sparse_candidates`` allowed items that score best on ``row``'s rare columns (exactly, through the
-        inverted index) plus its graph columns (the vectors' inner product), int64 ids (any order); ``q`` is the
-        row of :attr:`exact_`."""
-        rare = self.inverted_[:, q.indices]  # columns of the query; its frequent ones are empty here
-        if not rare.nnz:
-            return np.zeros(0, dtype=np.int64)
-        weight = np.repeat(q.data, np.diff(rare.indptr)) * rare.data
-        items, pos = np.unique(rare.indices, return_inverse=True)
-        score = np.bincount(pos.ravel(), weight, minlength=len(items))
-        gv = self.group_vectors_
-        score += gv[self.groups_[items]] @ self._query_vectors(self.groups_[[row]])[0]
-        keep = allowed[items] & (items != row)
-        items, score = items[keep], score[keep]
+    def _rare_candidates(self, row: int, columns: np.ndarray, dense_q: np.ndarray,
+                         allowed: np.ndarray) -> np.ndarray:
+        """The ``sparse_candidates`` allowed items with the highest cosine to ``row`` among those sharing one of its
+        rare ``columns`` (found through the inverted index, scored exactly), int64 ids in any order; ``dense_q``
+        is the row as a dense unit vector."""
+        items = np.unique(self.inverted_[:, columns].indices)  # its frequent columns are empty here
+        items = items[allowed[items] & (items != row)]
         m = int(self.sparse_candidates)
         if len(items) > m:
+            score = np.asarray(self.exact_[items] @ dense_q) * self.row_scale_[items]
             items = items[np.argpartition(-score, m - 1)[:m]]
         return items.astype(np.int64)
 
@@ -399,12 +458,12 @@ class HNSWIndex(SimilarityModel):
         else:
             # The callback runs Python per visited node and needs the GIL, so threads would only contend.
             k, filt, threads = min(n + 1, n_groups), (size > 0).tolist().__getitem__, 1
-        gv = self.group_vectors_
+        gv = self._stored_vectors
         qg = self.groups_[rows]
         # hnswlib needs ef >= k, else it cannot fill k results and raises; large k comes from the re-rank stage.
         self.index_.set_ef(max(int(self.ef_search), int(k)))
         try:
-            labels, _ = self.index_.knn_query(self._query_vectors(qg), k=k, num_threads=threads, filter=filt)
+            labels, dist = self.index_.knn_query(self._query_vectors(qg), k=k, num_threads=threads, filter=filt)
         except RuntimeError:
             # hnswlib raises when the graph walk finds fewer than k items (e.g. a filter it cannot satisfy).
             return self._exact_topk(rows, n, allowed)
@@ -414,8 +473,12 @@ class HNSWIndex(SimilarityModel):
         chunk = max(1, (1 << 20) // (k * (n + 1)))
         for start in range(0, len(rows), chunk):
             r, lab, g = rows[start:start + chunk], labels[start:start + chunk], qg[start:start + chunk]
-            # Scores are the cosines of the stored vectors (not hnswlib's distances), as in the exact path.
-            s = np.einsum("qd,qkd->qk", self._query_vectors(g), gv[lab])
+            if gv is not None:
+                # Answers from the graph alone: the cosines of the stored vectors (not hnswlib's distances, which
+                # lose bits in 1 - cosine), as in the exact path.
+                s = np.einsum("qd,qkd->qk", self._query_vectors(g), gv[lab])
+            else:  # only picks the candidates that the exact stage then scores
+                s = 1.0 - dist[start:start + chunk]
             cnt = np.where(s > 0, np.minimum(size[lab], n + 1), 0).ravel()
             pair = np.repeat(np.arange(cnt.size), cnt)
             offset = np.arange(len(pair)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
@@ -433,8 +496,8 @@ class HNSWIndex(SimilarityModel):
         out_scores = np.full((len(rows), n), -np.inf, dtype=np.float32)
         if not len(cand):
             return out_ids, out_scores
-        gv = self.group_vectors_
-        vc = gv[self.groups_[cand]]
+        ug, where = np.unique(self.groups_[cand], return_inverse=True)
+        vc = self._group_vectors(ug)[where.ravel()]
         chunk = max(1, (1 << 24) // len(cand))
         for start in range(0, len(rows), chunk):
             r = rows[start:start + chunk]
@@ -450,26 +513,34 @@ class HNSWIndex(SimilarityModel):
         with tempfile.TemporaryDirectory(prefix="recsys-hnsw-") as tmp:
             path = os.path.join(tmp, "index.bin")
             self.index_.save_index(path)
-            with open(path, "rb") as f:
-                blob = np.frombuffer(f.read(), dtype=np.uint8)
-        state = {"index": blob, "group_vectors": self.group_vectors_, "groups": self.groups_,
-                 "components": self.components_}
+            # mapped, not read: the saved graph is the size of the index, and the mapping outlives the file
+            blob = np.memmap(path, dtype=np.uint8, mode="r")
+        state = {"index": blob, "groups": self.groups_, "components": self.components_}
+        if self._stored_vectors is not None:
+            state["group_vectors"] = self._stored_vectors
         if self.exact_ is not None:
             x = self.exact_
             state |= {"exact_data": x.data, "exact_indices": x.indices, "exact_indptr": x.indptr,
-                      "exact_shape": np.asarray(x.shape, dtype=np.int64)}
+                      "exact_shape": np.asarray(x.shape, dtype=np.int64), "row_scale": self.row_scale_}
         if self.graph_columns_ is not None:  # the inverted index is rebuilt from these on load
             state["graph_columns"] = self.graph_columns_
         return state
 
     def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
         hnswlib = _import_hnswlib()
-        self.group_vectors_ = np.ascontiguousarray(arrays["group_vectors"], dtype=np.float32)
+        self._stored_vectors = (np.ascontiguousarray(arrays["group_vectors"], dtype=np.float32)
+                                if "group_vectors" in arrays else None)
         self.groups_ = arrays["groups"].astype(np.int64)
         self.components_ = arrays["components"]
-        self.exact_ = (sp.csr_matrix((arrays["exact_data"], arrays["exact_indices"], arrays["exact_indptr"]),
-                                     shape=tuple(int(v) for v in arrays["exact_shape"]))
-                       if "exact_data" in arrays else None)
+        self.exact_ = self.row_scale_ = None
+        if "exact_data" in arrays:
+            self.exact_ = sp.csr_matrix((arrays["exact_data"], arrays["exact_indices"], arrays["exact_indptr"]),
+                                        shape=tuple(int(v) for v in arrays["exact_shape"]))
+            # models saved before the scale existed kept L2-normalised rows
+            self.row_scale_ = (arrays["row_scale"].astype(np.float32) if "row_scale" in arrays
+                               else np.ones(self.exact_.shape[0], dtype=np.float32))
+        if self._stored_vectors is None and self.exact_ is None:
+            raise ModelFileError("the saved HNSW model has neither its vectors nor its rows", hint="rebuild the model")
         self.graph_columns_ = self.inverted_ = None
         if "graph_columns" in arrays:
             if self.exact_ is None:
@@ -477,17 +548,49 @@ class HNSWIndex(SimilarityModel):
                                      hint="rebuild the model")
             self.graph_columns_ = arrays["graph_columns"].astype(np.int64)
             self._build_inverted()
-        n_groups, dim = self.group_vectors_.shape
-        index = hnswlib.Index(space=_SPACE, dim=int(dim))
+        n_groups = int(self.groups_.max()) + 1 if len(self.groups_) else 0
+        dim = self._dim()
+        index = hnswlib.Index(space=_SPACE, dim=dim)
         with tempfile.TemporaryDirectory(prefix="recsys-hnsw-") as tmp:
             path = os.path.join(tmp, "index.bin")
             with open(path, "wb") as f:
-                f.write(np.ascontiguousarray(arrays["index"], dtype=np.uint8).tobytes())
+                # read here and dropped before hnswlib reads the file, so the graph is never in memory twice
+                np.ascontiguousarray(arrays["index"], dtype=np.uint8).tofile(f)
             try:
-                index.load_index(path, max_elements=int(n_groups))
+                index.load_index(path, max_elements=n_groups)
             except RuntimeError as e:
                 raise ModelFileError(f"the saved HNSW index cannot be read: {e}", hint="rebuild the model") from e
-        if index.get_current_count() != n_groups:
-            raise ModelFileError(f"the saved HNSW index holds {index.get_current_count()} vectors, expected {n_groups}",
-                                 hint="rebuild the model")
+        if index.get_current_count() != n_groups or index.dim != dim:
+            raise ModelFileError(f"the saved HNSW index holds {index.get_current_count()} vectors of dimension "
+                                 f"{index.dim}, expected {n_groups} of dimension {dim}", hint="rebuild the model")
         self._ready(index)
+
+    def _dim(self) -> int:
+        """Dimension of the indexed vectors: the SVD's components or the graph's columns, plus the split's
+        sphere coordinate."""
+        width = self.components_.shape[0] or self.components_.shape[1]
+        return int(width) + (self.graph_columns_ is not None)
+
+
+def _shared_csr(X: Any) -> sp.csr_matrix:
+    """``X`` as float32 CSR, sharing the caller's arrays when it already is one (the model only reads them)."""
+    if sp.issparse(X) and X.format == "csr" and X.dtype == np.float32:
+        return X if isinstance(X, sp.csr_matrix) else sp.csr_matrix(X)
+    return sp.csr_matrix(X, dtype=np.float32)
+
+
+def _row_blocks(indptr: np.ndarray, nnz: int = 1 << 24) -> list[tuple[int, int]]:
+    """Row ranges ``(lo, hi)`` of a CSR matrix (its ``indptr``) covering every row, about ``nnz`` values each."""
+    n = len(indptr) - 1
+    cuts = np.searchsorted(indptr, np.arange(nnz, int(indptr[-1]), nnz))
+    bounds = np.unique(np.concatenate([[0], cuts, [n]]).astype(np.int64)).tolist()
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def _digest_rows(v: np.ndarray) -> np.ndarray:
+    """A 128-bit BLAKE2b digest of each row's bytes (``_DIGEST`` records): equal rows, equal digests; distinct
+    rows collide with probability about 2^-128 per pair, so grouping by digest is grouping by value."""
+    v = np.ascontiguousarray(v)
+    raw, width = v.tobytes(), v.shape[1] * v.itemsize
+    out = b"".join(hashlib.blake2b(raw[i:i + width], digest_size=16).digest() for i in range(0, len(raw), width))
+    return np.frombuffer(out, dtype=_DIGEST)

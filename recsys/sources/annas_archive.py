@@ -20,6 +20,16 @@ Rules the dump must follow, and what happens when it does not:
 * Known schema variants are tolerated: ``external_id_ean``/``external_id_upc`` on tracks present or not,
   ``external_id_amgid`` anywhere on albums, tempo stored as INTEGER, REAL or TEXT, extra unknown columns.
 
+Memory grows with the dump by a few bytes per source row only: every table is streamed in rowid ranges of
+``batch_rows``; the per-row state is one bool per rowid of artists, albums, tracks and playlists ("exists",
+"kept"), and, while audio features are read, one int32 per audio-features rowid (its track's rowid, from a
+page-by-page merge join of both files' id indexes, :meth:`_Ingest._audio_track_map`). At the real dump's size
+(15.4M artists, 58.6M albums, 256M tracks, 255M audio rows, 6.6M playlists) that is 2 x (15.4 + 58.6 + 256)M +
+6.6M bytes = 0.67 GB plus 4 x 255M bytes = 1.02 GB for the audio map, next to a fixed part of about 0.3 GB
+(batches in flight, SQLite caches, libraries): about 2 GB. Without indexes on the ids (not the real dump) the join
+falls back to holding the kept tracks' ids (:class:`_TrackLookup`), and duplicate ids are found by a GROUP BY
+that SQLite spills to temporary files.
+
 Slices: ``min_artist_popularity``, ``max_artists`` (most popular first, or a seeded random sample) and
 ``min_track_popularity``. Kept tracks are those credited to at least one kept artist (credits to dropped
 artists are removed); kept albums are those of kept tracks plus those linked to kept artists in
@@ -284,7 +294,10 @@ class _Source:
         return _q(table)
 
     def rowid_span(self, table: str, key: str = "rowid") -> tuple[int, int]:
-        lo, hi = self.conn.execute(f"SELECT min({key}), max({key}) FROM {self.table_ref(table)}").fetchone()
+        # Two queries: SQLite answers a lone min() or max() from one end of the b-tree, but ``min(k), max(k)``
+        # together scan the whole table (through the 1 GB mmap and the page cache: resident memory).
+        lo = self.conn.execute(f"SELECT min({key}) FROM {self.table_ref(table)}").fetchone()[0]
+        hi = self.conn.execute(f"SELECT max({key}) FROM {self.table_ref(table)}").fetchone()[0]
         return (0, -1) if lo is None else (int(lo), int(hi))
 
     def has_unique_index(self, table: str, column: str) -> bool:
@@ -314,10 +327,12 @@ class _Ingest:
             raise
         self.dropped: Counter[str] = Counter()
         self.stats = writer.stats
-        # Ids of kept tracks, to join audio features (keyed by Spotify track id) without an index lookup per row.
-        self._collect_ids = SourceFile.AUDIO_FEATURES in files
+        # Ids of kept tracks, to join audio features (keyed by Spotify track id) when the files lack the id indexes
+        # that let :meth:`_audio_track_map` join them page by page (decided in :meth:`run`).
+        self._collect_ids = False
         self._kept_ids: list[pa.Array] = []
         self._kept_rowids: list[np.ndarray] = []
+        self._dup_values: tuple[set[str] | None, pa.Array | None] = (None, None)
         self.stats["dropped"] = {}
 
     def _open(self, file: SourceFile, path: Path) -> _Source:
@@ -374,7 +389,9 @@ class _Ingest:
                f"FROM {src.table_ref(table)} WHERE {key} BETWEEN ? AND ? ORDER BY {order}")
         step = self.o.batch_rows
         if key != "rowid":  # playlist_tracks: ranges of playlists, sized to about batch_rows entries
-            n = src.conn.execute(f"SELECT count(*) FROM {src.table_ref(table)}").fetchone()[0]
+            # Counted through ADBC (no mmap): on the Python connection this scan would map up to 1 GB of the
+            # file into the process (resident, so it counts as the ingest's memory).
+            n = src.fetch(f"SELECT count(*) FROM {src.table_ref(table)}").column(0)[0].as_py()
             step = max(1, int(self.o.batch_rows * (hi - lo + 1) / max(n, 1)))
         bar = tqdm(total=hi - lo + 1, desc=desc or table, unit="id", unit_scale=True, disable=not self.progress,
                    leave=False)
@@ -457,18 +474,23 @@ class _Ingest:
         return {r[0] for r in rows}
 
     def _dedupe(self, src, table, ids: pa.Array, dups: set[str], seen: set[str], rowids, keep) -> np.ndarray:
+        """Drop every occurrence of a duplicated id after its first (in rowid order, whatever else drops it)."""
         if not dups:
             return keep
-        values = ids.to_pylist()
-        bad = np.zeros(len(values), dtype=bool)
-        for i, v in enumerate(values):
-            if v in dups:
-                if v in seen:
-                    bad[i] = True
-                else:
-                    seen.add(v)
+        if self._dup_values[0] is not dups:  # one Arrow copy of the (at most 100,000) duplicated ids per table
+            # Ids other than text (or NULL) never equal the batch's TEXT-cast ids, so they can be left out.
+            texts = [d for d in dups if d is None or isinstance(d, str)]
+            self._dup_values = (dups, pa.array(texts, type=pa.string()))
+        # Only rows whose id is duplicated need a Python look: a vectorised membership test finds them.
+        cand = np.flatnonzero(pc.is_in(ids, value_set=self._dup_values[1]).to_numpy(zero_copy_only=False))
+        bad = np.zeros(len(ids), dtype=bool)
+        for i, v in zip(cand.tolist(), ids.take(pa.array(cand, type=pa.int64())).to_pylist()):
+            if v in seen:
+                bad[i] = True
+            else:
+                seen.add(v)
         if bad.any():
-            keep &= self._drop(src, table, "duplicate Spotify id", bad, rowids, values)
+            keep &= self._drop(src, table, "duplicate Spotify id", bad, rowids, ids.to_pylist())
         return keep
 
     def _exists_mask(self, src: _Source, table: str) -> np.ndarray:
@@ -506,6 +528,10 @@ class _Ingest:
         present = {name: self._src(s).check(s) for name, s in specs.items() if self._src(s) is not None}
         self.markets = self._exists_mask(self.main, "available_markets")
         self.album_exists = self._exists_mask(self.main, "albums")
+        audio = self.extra.get(SourceFile.AUDIO_FEATURES)
+        self._collect_ids = audio is not None and not (
+            self.main.has("tracks") and audio.has("track_audio_features")
+            and _joinable_by_index(self.main.conn, audio.conn))
         self._artists(specs["artists"])
         self._artist_genres(specs["artist_genres"])
         credits = self._credit_pass(specs["track_artists"]) if self.o.filters_artists else None
@@ -750,9 +776,15 @@ class _Ingest:
             else:
                 continue
             names.append(col)
-        lookup = _TrackLookup(self._kept_ids, self._kept_rowids)
         lo, hi = src.rowid_span("track_audio_features")
-        sql = (f"SELECT rowid, CAST(track_id AS TEXT), CAST(null_response AS INTEGER)"
+        lookup = track_of = None
+        if self._collect_ids:
+            lookup = _TrackLookup(self._kept_ids, self._kept_rowids)
+            self._kept_ids, self._kept_rowids = [], []  # the lookup holds its own sorted copy
+        else:
+            track_of = self._audio_track_map(src, lo, hi)
+        ident = "CAST(track_id AS TEXT)" if lookup is not None else "NULL"  # the map needs no id
+        sql = (f"SELECT rowid, {ident}, CAST(null_response AS INTEGER)"
                f"{''.join(', ' + e for e in exprs)} FROM track_audio_features WHERE rowid BETWEEN ? AND ?")
         nulls = orphans = 0
         bar = tqdm(total=max(hi - lo + 1, 0), desc="audio features", unit="id", unit_scale=True,
@@ -766,7 +798,10 @@ class _Ingest:
                 start = end + 1
                 if t.num_rows == 0:
                     continue
-                trk = lookup.rows(_as_type(t.column(1), "id"))
+                if lookup is not None:
+                    trk = lookup.rows(_as_type(t.column(1), "id"))
+                else:
+                    trk = track_of[t.column(0).to_numpy() - lo].astype(np.int64)
                 nr = _as_type(t.column(2), "null_response").fill_null(0).to_numpy() != 0
                 orphan = trk == _TrackLookup.MISSING
                 nulls += int((nr & ~orphan).sum())
@@ -780,6 +815,64 @@ class _Ingest:
             bar.close()
         self.stats["audio_null_responses"] = nulls
         self.stats["audio_rows_without_track"] = orphans
+
+    def _audio_track_map(self, src: _Source, lo: int, hi: int) -> np.ndarray:
+        """Kept track rowid of every audio-features rowid in ``lo..hi`` (index ``rowid - lo``), or
+        ``_TrackLookup.MISSING`` where its ``track_id`` is not the id of a kept track.
+
+        A merge join through the id indexes: read the tracks' (id, rowid) in id order, a page at a time, and
+        the audio rows whose ``track_id`` falls in the page's id range, and match them exactly (Arrow hash join
+        of the real strings). Memory: the map (int32 per audio rowid while track rowids fit) and one page.
+        Duplicate ids (a lenient ingest of a dump without unique indexes) resolve to the lowest kept rowid, as
+        :class:`_TrackLookup` does: a page never splits one id's rows, and they come in rowid order.
+        """
+        main = self.main
+        track_hi = len(self.track_keep) - 1
+        dtype = np.int32 if track_hi < np.iinfo(np.int32).max else np.int64
+        track_of = np.full(max(hi - lo + 1, 0), _TrackLookup.MISSING, dtype=dtype)
+        if hi < lo or track_hi < 0:
+            return track_of
+        page = self.o.batch_rows  # ids per page: a few MB at the default
+        bar = tqdm(total=int(self.track_keep.sum()), desc="audio features: matching ids", unit="id",
+                   unit_scale=True, disable=not self.progress, leave=False)
+        try:
+            last: str | None = None
+            while True:
+                op = ">=" if last is None else ">"
+                t = main.fetch(_TRACK_PAGE.format(op=op), ("" if last is None else last, page))
+                if t.num_rows == 0:
+                    break
+                ids = t.column(0).combine_chunks()
+                rows = t.column(1).to_numpy()
+                top = ids[-1].as_py()
+                if t.num_rows == page:  # rows of the page's last id may continue past the LIMIT: take them all
+                    tie = main.fetch(_TRACK_TIE, (top, int(rows[-1])))
+                    if tie.num_rows:
+                        ids = pa.concat_arrays([ids, tie.column(0).combine_chunks()])
+                        rows = np.concatenate([rows, tie.column(1).to_numpy()])
+                kept = self.track_keep[rows]
+                kept_ids, kept_rows = ids.filter(pa.array(kept)), rows[kept]
+                a = src.fetch(_AUDIO_PAGE.format(op=op), ("" if last is None else last, top))
+                if a.num_rows and len(kept_rows):
+                    at = pc.index_in(a.column(1).combine_chunks(), value_set=kept_ids)  # first match: lowest rowid
+                    hit = at.is_valid().to_numpy(zero_copy_only=False)
+                    track_of[a.column(0).to_numpy()[hit] - lo] = kept_rows[at.drop_null().to_numpy()]
+                bar.update(len(kept_rows))
+                if t.num_rows < page:
+                    break
+                last = top
+            odd = src.fetch(_AUDIO_ODD)
+            for audio_rowid, text in zip(odd.column(0).to_pylist(), odd.column(1).to_pylist()):
+                if text is None:
+                    continue
+                for (rowid,) in main.conn.execute("SELECT rowid FROM tracks WHERE id = ? AND typeof(id) = 'text' "
+                                                  "ORDER BY rowid", (text,)):
+                    if self.track_keep[rowid]:
+                        track_of[audio_rowid - lo] = rowid
+                        break
+        finally:
+            bar.close()
+        return track_of
 
     def _playlists(self, spec: TableSpec, optional: list[str]) -> None:
         src = self.extra[SourceFile.PLAYLISTS]
@@ -825,12 +918,45 @@ class _Ingest:
         self.stats["playlist_entries_missing_track"] = missing
 
 
+# SQL of the audio-features join by Spotify id (:meth:`_Ingest._audio_track_map`). Comparisons are BINARY on
+# both sides, so that both files order ids the same way; ``< x''`` (all text sorts before any blob) keeps the
+# tracks' pages to text ids, the only ones a kept track can have.
+_TRACK_PAGE = ("SELECT id, rowid FROM tracks WHERE id COLLATE BINARY {op} ? AND id < x'' "
+               "ORDER BY id COLLATE BINARY, rowid LIMIT ?")
+_TRACK_TIE = "SELECT id, rowid FROM tracks WHERE id COLLATE BINARY = ? AND rowid > ? ORDER BY rowid"
+_AUDIO_PAGE = ("SELECT rowid, track_id FROM track_audio_features "
+               "WHERE track_id COLLATE BINARY {op} ? AND track_id COLLATE BINARY <= ?")
+# Audio ids that are not text (possible only in a column without TEXT affinity): numbers sort before any text,
+# blobs after it. The old lookup matched them after CAST to text; so does the join.
+_AUDIO_ODD = "SELECT rowid, CAST(track_id AS TEXT) FROM track_audio_features WHERE track_id < '' OR track_id >= x''"
+
+
+def _joinable_by_index(main: sqlite3.Connection, audio: sqlite3.Connection) -> bool:
+    """Whether audio features can be joined to tracks page by page through indexes on the Spotify ids.
+
+    True when ``tracks.id`` and ``track_audio_features.track_id`` both have an index (the real dump has unique
+    ones) and both files use the same text encoding. Then the join's memory does not grow with the number of
+    tracks; otherwise ingest collects the kept tracks' ids in memory (about 60-130 bytes per track).
+    """
+    enc = [c.execute("PRAGMA encoding").fetchone()[0] for c in (main, audio)]
+    if enc[0] != enc[1]:  # BINARY order compares encoded bytes: UTF-8 and UTF-16 order ids differently
+        return False
+    plans = [(main, _TRACK_PAGE.format(op=">"), ("", 1)), (main, _TRACK_TIE, ("", 0)),
+             (audio, _AUDIO_PAGE.format(op=">"), ("", "")), (audio, _AUDIO_ODD, ())]
+    for conn, sql, params in plans:
+        plan = " ".join(str(r[-1]) for r in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
+        if "INDEX" not in plan or "TEMP B-TREE" in plan:
+            return False
+    return True
+
+
 class _TrackLookup:
     """Spotify track id -> track rowid for the kept tracks: a sorted fixed-width byte array and searchsorted.
 
-    Base62 ids all have 22 bytes, so the ids of 256M tracks take 5.6 GB as ``S22`` rather than tens of GB as a
-    dict of Python strings, and a batch of lookups is one vectorised ``searchsorted``. Ids of other widths (not
-    Spotify data) fall back to a dict.
+    The fallback join for files without indexes on the ids (:func:`_joinable_by_index`): it holds every kept
+    track's id, 60-130 bytes per track while it is built (the concatenated ids, their sort order and the sorted
+    copy), so its memory grows with the dump. Base62 ids all have 22 bytes, so they are held as ``S22`` and a batch
+    of lookups is one vectorised ``searchsorted``. Ids of other widths (not Spotify data) fall back to a dict.
     """
 
     MISSING = -2  # not in the source at all (vs -1: filtered out by a slice)

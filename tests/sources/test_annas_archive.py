@@ -17,10 +17,17 @@ import numpy as np
 import pytest
 from conftest import ALBUMS, ARTISTS, CREDITS, GENRES, TRACKS, build_tiny_dump, run_sql
 
-from recsys.catalog import Catalog
+from recsys.catalog import Catalog, CatalogWriter
 from recsys.errors import CatalogError, DataError, OutputExistsError, SchemaError, SourceError
 from recsys.schema import SchemaVariant, SourceFile
-from recsys.sources.annas_archive import IngestOptions, ingest
+from recsys.sources.annas_archive import (
+    IngestOptions,
+    _Ingest,
+    _joinable_by_index,
+    ingest,
+    locate_sources,
+    open_readonly,
+)
 
 MAIN = SourceFile.MAIN.value
 
@@ -172,6 +179,94 @@ def test_source_may_be_read_only_on_disk(tiny_dump, tmp_path):
         assert cat.num_rows("tracks") == len(TRACKS)
     finally:
         tiny_dump.chmod(0o755)
+
+
+# --- memory: the audio join holds no per-track ids ---------------------------------------------------------------
+
+AUDIO = SourceFile.AUDIO_FEATURES.value
+_TRACK_COLS = ("rowid,id,fetched_at,name,album_rowid,track_number,popularity,available_markets_rowid,disc_number,"
+               "duration_ms,explicit")
+
+
+def _dirty_audio_dump(folder: Path, *, track_id_index: bool) -> Path:
+    """Duplicate track ids and an audio row whose track_id is a blob, with or without an index on ``tracks.id``
+    (a non-unique one, so that the duplicates can exist).
+
+    In (id, rowid) order the tracks are 1 9 | 2 3 10 | 4 11 | 5 ... with pages of two ids: id 3's rows straddle
+    a page end, and its first row has a value of the wrong type (it never claims the id), so the row kept for that
+    id is the group's second, 10. Track 4 is dropped for its popularity after claiming its id, so 11 goes too.
+    """
+    dump = build_tiny_dump(folder)
+    dups = [(9, TRACKS[0][1]), (10, TRACKS[2][1]), (11, TRACKS[3][1])]
+    run_sql(dump / MAIN, "DROP INDEX tracks_id_unique",
+            *(["CREATE INDEX tracks_id ON tracks (id)"] if track_id_index else []),
+            "UPDATE tracks SET popularity = 'very' WHERE rowid = 3",
+            "UPDATE tracks SET popularity = 150 WHERE rowid = 4",
+            *(f"INSERT INTO tracks ({_TRACK_COLS}) VALUES ({r}, '{i}', 0, 'dup', 1, 1, 0, 1, 1, 1000, 0)"
+              for r, i in dups))
+    run_sql(dump / AUDIO, "INSERT INTO track_audio_features (rowid, track_id, fetched_at, null_response, tempo) "
+                          f"VALUES (100, CAST('{TRACKS[4][1]}' AS BLOB), 0, 0, 99.0)")
+    return dump
+
+
+def test_audio_join_by_index_equals_in_memory_lookup(tmp_path):
+    """The page-by-page join through the id indexes gives what the in-memory id lookup gives, with pages of two
+    ids (so an id's rows straddle a page end) and odd input."""
+    cats = {}
+    for indexed in (True, False):
+        dump = _dirty_audio_dump(tmp_path / f"dump{indexed}", track_id_index=indexed)
+        assert _joinable_by_index(open_readonly(dump / MAIN), open_readonly(dump / AUDIO)) is indexed
+        cats[indexed] = _ingest(dump, tmp_path / f"cat{indexed}", lenient=True, batch_rows=2)
+    for cat in cats.values():
+        dropped = cat.manifest["stats"]["dropped"]
+        assert {k: v for k, v in dropped.items() if k.startswith("tracks:")} == {
+            "tracks: duplicate Spotify id": 2, "tracks: popularity outside 0..100": 1,
+            "tracks: value of the wrong type": 1}
+        assert cat.table("tracks").column("rowid").to_pylist() == [1, 2, 5, 6, 7, 8, 10]
+        af = cat.table("audio_features")
+        # audio rowids 1..8 hold the ids of tracks 1..8 (6 is a null response, 4's id has no kept track),
+        # 100 holds track 5's id as a blob
+        assert af.column("track_rowid").to_pylist() == [1, 2, 10, 5, 7, 8, 5]
+        assert af.column("tempo").to_pylist()[-1] == 99.0
+        assert cat.manifest["stats"]["audio_null_responses"] == 1
+        assert cat.manifest["stats"]["audio_rows_without_track"] == 2  # track 4's id and 9zzz...
+    assert cats[True].table("audio_features").equals(cats[False].table("audio_features"))
+    assert cats[True].manifest["stats"] == cats[False].manifest["stats"]
+
+
+def test_audio_join_map_is_four_bytes_per_audio_row_and_no_ids_are_held(tiny_dump, tmp_path):
+    run_sql(tiny_dump / AUDIO, "INSERT INTO track_audio_features (rowid, track_id, fetched_at, null_response) "
+                               "VALUES (1000, '1ttttttttttttttttttttt-x', 0, 0)")
+    with CatalogWriter(tmp_path / "cat", source={"kind": "test"}) as w:
+        job = _Ingest(locate_sources(tiny_dump), w, IngestOptions(batch_rows=3), progress=False)
+        try:
+            job.run()
+            audio = job.extra[SourceFile.AUDIO_FEATURES]
+            lo, hi = audio.rowid_span("track_audio_features")
+            track_of = job._audio_track_map(audio, lo, hi)
+        finally:
+            job.close()
+    # with the dump's id indexes no Spotify id per track is collected during the tracks pass
+    assert job._collect_ids is False and job._kept_ids == [] and job._kept_rowids == []
+    assert track_of.dtype == np.int32 and track_of.nbytes == 4 * (hi - lo + 1)
+    missing = int(track_of[99 - lo])
+    # an orphan id, and one that only starts like track 1's
+    assert missing < 0 and int(track_of[1000 - lo]) == missing
+    assert [int(track_of[r - lo]) for r in range(1, 9)] == list(range(1, 9))
+
+
+def test_lenient_duplicate_ids_across_batches(tmp_path):
+    dump = build_tiny_dump(tmp_path / "dump", strict_schema=False)
+    run_sql(dump / MAIN, "DROP INDEX artists_id_unique",
+            f"INSERT INTO artists VALUES (7, '{ARTISTS[1][1]}', 0, 'Copy', 1, 1)",
+            f"INSERT INTO artists VALUES (8, '{ARTISTS[1][1]}', 0, 'Copy 2', 1, 1)",
+            "INSERT INTO artists VALUES (9, NULL, 0, 'No id', 1, 1)",
+            "INSERT INTO artists VALUES (10, NULL, 0, 'No id either', 1, 1)")
+    cat = _ingest(dump, tmp_path / "cat", lenient=True, batch_rows=1)
+    assert cat.table("artists").column("rowid").to_pylist() == [a[0] for a in ARTISTS]
+    dropped = cat.manifest["stats"]["dropped"]
+    # NULL ids are a duplicate group too (SQLite groups NULLs): the second one counts under both reasons
+    assert dropped == {"artists: NULL in NOT NULL column 'id'": 2, "artists: duplicate Spotify id": 3}
 
 
 # --- bad input: clear error, nothing written ------------------------------------------------------------------
