@@ -185,6 +185,7 @@ class Recommender:
         model, _ = load_model(p / "model")
         with np.load(p / "features.npz", allow_pickle=False) as z:
             X = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(int(v) for v in z["shape"]))
+        model.share_rows(X)  # one copy of the rows when the model keeps them too (HNSW)
         names = pq.read_table(p / "features.parquet").column("name").to_numpy(zero_copy_only=False)
         blocks = [(fam, slice(int(a), int(b))) for fam, a, b in info["blocks"]]
         space = FeatureSpace(X=X, blocks=blocks, feature_names=names, weights=dict(info["weights"]),

@@ -218,3 +218,17 @@ def test_track_recommender_equals_a_track_build(small_demo):
     assert tracks.neighbours(q, 10)["id"].tolist() == direct.neighbours(q, 10)["id"].tolist()
     with pytest.raises(ValueError, match="artist recommender"):
         tracks.track_recommender()
+
+
+def test_loaded_hnsw_recommender_holds_its_rows_once(small_demo, tmp_path):
+    rec = Recommender.build(small_demo[1], model="hnsw", params={"n_components": 16})
+    assert np.shares_memory(rec.model.exact_.data, rec.space.X.data)  # fitted: the model reads the space's X
+    rec.save(tmp_path / "r")
+    loaded = Recommender.load(tmp_path / "r")
+    assert np.shares_memory(loaded.model.exact_.data, loaded.space.X.data)  # loaded: both files, one copy kept
+    seeds = [0, 5, 17]
+    np.testing.assert_array_equal(loaded.model.similar_items(seeds, 10)[0], rec.model.similar_items(seeds, 10)[0])
+    # rows that differ are not adopted
+    other = loaded.space.X.copy()
+    other.data[0] += 1.0
+    assert not loaded.model.share_rows(other) and not np.shares_memory(loaded.model.exact_.data, other.data)

@@ -18,6 +18,7 @@ from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.utils.validation import check_is_fitted
 
 from ..catalog import Catalog
+from .combine import nnz_ranges
 
 __all__ = ["Bm25Transformer", "TokenFamily", "WEIGHTINGS", "topk_per_row"]
 
@@ -55,14 +56,19 @@ class Bm25Transformer(TransformerMixin, BaseEstimator):
         self.avg_len_ = float(nonempty.mean()) if len(nonempty) else 1.0
         return self
 
-    def transform(self, X: sp.spmatrix) -> sp.csr_matrix:
+    def transform(self, X: sp.spmatrix, copy: bool = True) -> sp.csr_matrix:
+        """BM25 weights of the counts ``X``, CSR float32; ``copy=False`` weighs a CSR float32 ``X`` in place.
+
+        Worked a row range at a time (the per-value temporaries, ~40 bytes a value, stay bounded)."""
         check_is_fitted(self, "idf_")
-        X = sp.csr_matrix(X, dtype=np.float32, copy=True)
+        X = sp.csr_matrix(X, dtype=np.float32, copy=copy)
         lengths = np.asarray(X.sum(axis=1)).ravel()
-        row = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-        norm = self.k1 * (1.0 - self.b + self.b * lengths[row] / self.avg_len_)
-        tf = X.data
-        X.data = (self.idf_[X.indices] * tf * (self.k1 + 1.0) / (tf + norm)).astype(np.float32)
+        for r0, r1 in nnz_ranges(X.indptr):
+            lo, hi = int(X.indptr[r0]), int(X.indptr[r1])
+            row = np.repeat(np.arange(r0, r1), np.diff(X.indptr[r0:r1 + 1]))
+            norm = self.k1 * (1.0 - self.b + self.b * lengths[row] / self.avg_len_)
+            tf = X.data[lo:hi]
+            X.data[lo:hi] = (self.idf_[X.indices[lo:hi]] * tf * (self.k1 + 1.0) / (tf + norm)).astype(np.float32)
         return X
 
 
@@ -142,12 +148,32 @@ class TokenFamily(TransformerMixin, BaseEstimator):
     def _df_bound(v: int | float, n: int) -> float:
         return float(v) * n if isinstance(v, (float, np.floating)) else float(v)
 
+    @property
+    def vocabulary_(self) -> np.ndarray:
+        """Fitted keys (sorted), ndarray of object. Made from the Arrow vocabulary on each access: the keys of a
+        family are held once, in Arrow (~26 bytes a key), not also as Python strings (~75 bytes; the full dump's
+        collaborator, compilation and playlist families have tens of millions)."""
+        try:
+            keys = self.__dict__["_vocab_arrow"]
+        except KeyError:
+            raise AttributeError("vocabulary_ is set by fit") from None
+        return np.asarray(keys.to_numpy(zero_copy_only=False), dtype=object)
+
+    @property
+    def feature_keys_(self) -> np.ndarray:
+        """Readable key of each feature (``vocabulary_`` unless the family shows keys its own way)."""
+        try:
+            shown = self.__dict__["_shown_keys"]
+        except KeyError:
+            raise AttributeError("feature_keys_ is set by fit") from None
+        return self.vocabulary_ if shown is None else shown
+
     def _map(self, counts: sp.csr_matrix, keys: pa.Array) -> sp.csr_matrix:
         """Re-index code columns onto the fitted vocabulary (unknown keys dropped)."""
         col = pc.index_in(_as_string_array(keys), value_set=self._vocab_arrow).fill_null(-1).to_numpy()
         ok = np.flatnonzero(col >= 0)
         P = sp.csr_matrix((np.ones(len(ok), dtype=np.float32), (ok, col[ok])),
-                          shape=(counts.shape[1], len(self.vocabulary_)))
+                          shape=(counts.shape[1], len(self._vocab_arrow)))
         out = (sp.csr_matrix(counts, dtype=np.float32) @ P).tocsr()
         out.sort_indices()
         return out
@@ -162,8 +188,10 @@ class TokenFamily(TransformerMixin, BaseEstimator):
         keep = (df >= self._df_bound(self.min_df, n)) & (df <= self._df_bound(self.max_df, n)) & (df > 0)
         kept = pc.unique(keys.filter(pa.array(keep)).drop_null())
         self._vocab_arrow = kept.take(pc.sort_indices(kept))
-        self.vocabulary_ = np.asarray(self._vocab_arrow.to_numpy(zero_copy_only=False), dtype=object)
-        self.feature_keys_ = self._display(self.vocabulary_, catalog)
+        vocabulary = self.vocabulary_
+        shown = self._display(vocabulary, catalog)
+        self._shown_keys = None if shown is vocabulary else shown  # identity: read from the vocabulary
+        del vocabulary, shown
         X = self._map(counts, keys)
         self.weighter_ = self._make_weighter()
         if self.weighter_ is not None and X.shape[1]:  # scikit-learn refuses 0 columns; nothing to weigh then
@@ -179,14 +207,14 @@ class TokenFamily(TransformerMixin, BaseEstimator):
         return None
 
     def _weigh(self, X: sp.csr_matrix) -> sp.csr_matrix:
+        """The weighted block of the counts ``X`` (CSR float32, made by :meth:`_map` for this call): weighed in
+        place, no copy of the block (the full dump's market and collaborator blocks are GBs)."""
         if self.weighting == "log":
-            X = X.copy()
-            X.data = np.log1p(X.data)
+            np.log1p(X.data, out=X.data)
         elif self.weighting == "binary":
-            X = X.copy()
             X.data[:] = 1.0
         elif X.shape[1]:
-            X = self.weighter_.transform(X)
+            X = self.weighter_.transform(X, copy=False)
         return sp.csr_matrix(X, dtype=np.float32)
 
     def link_counts(self, catalog: Catalog) -> sp.csr_matrix:
@@ -203,4 +231,7 @@ class TokenFamily(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """``"<prefix>=<key>"`` per column, ndarray of object."""
         check_is_fitted(self, "vocabulary_")
-        return np.asarray(f"{self.prefix}=" + np.asarray(self.feature_keys_, dtype=object), dtype=object)
+        if self._shown_keys is None:  # joined in Arrow: no Python string per key besides the names themselves
+            names = pc.binary_join_element_wise(pa.scalar(f"{self.prefix}="), self._vocab_arrow, "")
+            return np.asarray(names.to_numpy(zero_copy_only=False), dtype=object)
+        return np.asarray(f"{self.prefix}=" + np.asarray(self._shown_keys, dtype=object), dtype=object)

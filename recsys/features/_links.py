@@ -32,8 +32,8 @@ from ._rows import rowid_to_row
 
 __all__ = ["safe_normalize", "Credits", "credits", "album_rows_of_tracks", "own_albums", "artist_album_links",
            "credit_album_chunks", "distinct_pairs", "array_chunks", "pairs_of", "PAIR_CHUNK", "cached", "release",
-           "cache_keys", "CacheScope", "return_freed_memory", "INPUTS", "RowMap", "row_map", "row_dtype", "fk_rows",
-           "take_column", "used_columns", "incidence", "normalized_text", "column_rows", "artists_with",
+           "cache_keys", "CacheScope", "done_reading", "return_freed_memory", "INPUTS", "RowMap", "row_map",
+           "row_dtype", "fk_rows", "take_column", "used_columns", "incidence", "normalized_text", "column_rows", "artists_with",
            "artists_with_genres", "iter_batches", "table_columns", "table_rowids", "track_artist_matrix",
            "track_artist_csr", "BATCH_ROWS"]
 
@@ -42,6 +42,9 @@ __all__ = ["safe_normalize", "Credits", "credits", "album_rows_of_tracks", "own_
 BATCH_ROWS = 1 << 18
 
 _CACHE: weakref.WeakKeyDictionary[Catalog, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+#: the innermost open :class:`CacheScope` of each catalog (what :func:`done_reading` asks)
+_SCOPES: weakref.WeakKeyDictionary[Catalog, list[CacheScope]] = weakref.WeakKeyDictionary()
 
 #: What each cached relation (key prefix) is built from: a build keeps an entry while a family still to run reads
 #: it, or reads a relation not built yet that is made from it. Keys made by the family modules are listed too.
@@ -139,11 +142,18 @@ class CacheScope:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self._before = set(cache_keys(catalog))
+        #: what the steps after the running one read (key prefixes; None: unknown, keep everything): set by the
+        #: build before each step, so a step can hand back its inputs early (:func:`done_reading`)
+        self.later: tuple[str, ...] | None = None
 
     def __enter__(self) -> CacheScope:
+        _SCOPES.setdefault(self.catalog, []).append(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        stack = _SCOPES.get(self.catalog, [])
+        if self in stack:
+            stack.remove(self)
         self.keep_only(())
 
     def keep_only(self, uses: Iterable[str] | None) -> None:
@@ -157,6 +167,17 @@ class CacheScope:
         for k in [k for k in store if k not in self._before and not (keep and k.startswith(keep))]:
             del store[k]
         return_freed_memory()
+
+
+def done_reading(catalog: Catalog) -> None:
+    """Called by a step once it has read every cached relation it needs (e.g. genre inference, after building
+    its links): the innermost open :class:`CacheScope` of ``catalog`` then drops what only that step read (it
+    knows what later steps read from :attr:`CacheScope.later`). Without an open scope, or when later steps are
+    unknown, nothing happens, so a step may always call it.
+    """
+    stack = _SCOPES.get(catalog)
+    if stack and stack[-1].later is not None:
+        stack[-1].keep_only(stack[-1].later)
 
 
 def iter_batches(catalog: Catalog, table: str, columns: list[str], *, batch_rows: int | None = None

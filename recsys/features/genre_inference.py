@@ -21,18 +21,23 @@ catalog this is 2.3x less CPU than propagating the whole dense G, 3.6x less wall
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
+
+try:  # scipy's private kernels: y += m @ x in place (see _add_product); a public fallback if they move
+    from scipy.sparse import _sparsetools
+except ImportError:  # pragma: no cover - depends on the scipy version
+    _sparsetools = None
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..catalog import Catalog
 from ._base import TokenFamily, topk_per_row
-from ._links import row_dtype, safe_normalize
+from ._links import done_reading, row_dtype, safe_normalize
 from .collaborations import CoCredits, collab_incidence
 from .combine import nnz_ranges, stack_columns
 from .compilations import SharedCompilations
@@ -63,8 +68,12 @@ class _Propagator:
     hundreds of artists) stay factorised, so their cost is linear in the links however large a token is.
     """
 
-    def __init__(self, parts: list[tuple[float, sp.csr_matrix]], n: int, *, expand_factor: float = 4.0) -> None:
-        self.factored: list[tuple[sp.csr_matrix, np.ndarray, sp.csr_matrix]] = []
+    def __init__(self, parts: Iterable[tuple[float, sp.csr_matrix]], n: int, *, expand_factor: float = 4.0
+                 ) -> None:
+        # parts may be a generator: one family's links (and their float64 working copies) are held at a time
+        #: (B 0/1 CSR float32 (n, tokens), w * D^-1 float32 (tokens,)) of each factorised family (no B^T is kept:
+        #: the sweep makes its own layout, and B.T is a free view)
+        self.factored: list[tuple[sp.csr_matrix, np.ndarray]] = []
         expanded = sp.csr_matrix((n, n), dtype=np.float64)
         diag = np.zeros(n)  # diagonal of the factorised families only
         rowsum = np.zeros(n)
@@ -82,8 +91,8 @@ class _Propagator:
                 expanded = expanded + w * (B @ sp.diags(inv) @ B.T)  # diagonal removed below
             else:
                 diag += w * d
-                self.factored.append((B.astype(np.float32), (w * inv).astype(np.float32),
-                                      B.T.tocsr().astype(np.float32)))
+                self.factored.append((B.astype(np.float32), (w * inv).astype(np.float32)))
+            del B
         expanded = sp.csr_matrix(expanded)
         expanded.setdiag(0.0)
         expanded.eliminate_zeros()
@@ -95,15 +104,15 @@ class _Propagator:
         """``A @ G`` for a sparse or dense (n, n_genres) float32 ``G``; same kind out."""
         if isinstance(G, np.ndarray):
             out = self.expanded @ G if self.expanded is not None else np.zeros_like(G)
-            for B, winv, BT in self.factored:
-                out += B @ (winv[:, None] * (BT @ G))
+            for B, winv in self.factored:
+                out += B @ (winv[:, None] * (B.T @ G))
             # the factorised terms include each artist's own share: subtract it (>= 0 up to float noise)
             out -= self.diag[:, None] * G
             out *= self.inv_rowsum[:, None]
             return np.maximum(out, 0.0, out=out)
         out = self.expanded @ G if self.expanded is not None else sp.csr_matrix(G.shape, dtype=G.dtype)
-        for B, winv, BT in self.factored:
-            out = out + B @ (sp.diags(winv) @ (BT @ G))
+        for B, winv in self.factored:
+            out = out + B @ (sp.diags(winv) @ (B.T.tocsr() @ G))
         out = sp.csr_matrix(sp.diags(self.inv_rowsum) @ (out - sp.diags(self.diag) @ G))
         out.data[out.data < 1e-7] = 0.0
         out.eliminate_zeros()
@@ -120,6 +129,10 @@ _MERGE_ROWS = 1 << 14
 #: row ranges per product and thread: more ranges than threads let a thread slowed by other work take fewer
 _CHUNKS_PER_THREAD = 4
 
+#: token ranges per thread of the token product (each a CSC with an index pointer over every artist reached:
+#: 4 bytes an artist each, 0.5 GB for the 8 of two threads at the full dump's 15.4M artists were it 4 a thread)
+_TOKEN_CHUNKS_PER_THREAD = 2
+
 
 def _reachable(prop: _Propagator, start: np.ndarray, n_hops: int) -> np.ndarray:
     """Rows at most ``n_hops`` links from a ``start`` row, bool (n,) (start rows included).
@@ -130,8 +143,8 @@ def _reachable(prop: _Propagator, start: np.ndarray, n_hops: int) -> np.ndarray:
     for _ in range(n_hops):
         x = reach.astype(np.float32)
         y = prop.expanded @ x if prop.expanded is not None else np.zeros(len(x), dtype=np.float32)
-        for B, _, BT in prop.factored:
-            y += B @ (BT @ x)  # every weight is > 0: a sum is 0 only without a link to a reached row
+        for B, _ in prop.factored:
+            y += B @ (B.T @ x)  # every weight is > 0: a sum is 0 only without a link to a reached row
         grown = reach | (y > 0)
         if np.count_nonzero(grown) == np.count_nonzero(reach):
             break
@@ -187,6 +200,38 @@ def _row_view(m: sp.csr_matrix, a: int, b: int) -> sp.csr_matrix:
     return sp.csr_matrix((m.data[s:e], m.indices[s:e], m.indptr[a:b + 1] - s), shape=(b - a, m.shape[1]), copy=False)
 
 
+def _col_view(m: sp.csc_matrix, a: int, b: int) -> sp.csc_matrix:
+    """Columns ``a:b`` of ``m`` sharing its data (no copy)."""
+    s, e = m.indptr[a], m.indptr[b]
+    return sp.csc_matrix((m.data[s:e], m.indices[s:e], m.indptr[a:b + 1] - s), shape=(m.shape[0], b - a), copy=False)
+
+
+def _entries_where(m: sp.csr_matrix | sp.csc_matrix, keep: np.ndarray) -> sp.csr_matrix | sp.csc_matrix:
+    """``m`` (CSR or CSC) with only the stored entries where ``keep`` (bool, one per entry), in their order."""
+    major = np.repeat(np.arange(len(m.indptr) - 1), np.diff(m.indptr))[keep]
+    indptr = np.zeros(len(m.indptr), dtype=m.indptr.dtype)
+    np.cumsum(np.bincount(major, minlength=len(m.indptr) - 1), out=indptr[1:])
+    return type(m)((m.data[keep], m.indices[keep], indptr), shape=m.shape)
+
+
+def _add_product(y: np.ndarray, m: sp.csr_matrix | sp.csc_matrix, x: np.ndarray) -> None:
+    """``y += m @ x`` in place: float32 C-contiguous ``y`` (m rows, w) and ``x`` (m columns, w).
+
+    scipy's own kernel (what ``m @ x`` runs into a zeroed result), called on the caller's ``y``: a product split
+    into parts run one after the other adds every term in the same order as the whole product, so its float32
+    result is bit-identical (``y1 = A1 @ x; y1 + A2 @ x`` would round the two partial sums separately).
+    """
+    if not (y.flags.c_contiguous and x.flags.c_contiguous and y.dtype == x.dtype == m.dtype):
+        raise ValueError("y and x must be C-contiguous arrays of the matrix's dtype (y is written in place)")
+    if not m.nnz:
+        return
+    if _sparsetools is None or not hasattr(_sparsetools, "csr_matvecs"):  # pragma: no cover - newer scipy
+        y += m @ x  # same values up to float32 rounding of the partial sums
+        return
+    fn = _sparsetools.csr_matvecs if m.format == "csr" else _sparsetools.csc_matvecs
+    fn(m.shape[0], m.shape[1], x.shape[1], m.indptr, m.indices, m.data, x.reshape(-1), y.reshape(-1))
+
+
 class _Sweep:
     """The propagation step of :class:`_Propagator` with the known rows clamped, compiled for speed.
 
@@ -205,8 +250,15 @@ class _Sweep:
       weighted), then ``G[U] = M @ [G[S]; H]`` with ``M = alpha D^-1 [E - diag | B]`` (rows U). ``BT`` is CSC
       over the artists ("push": G is read in order and added into the fewer token rows), 1.4-5x faster than
       gathering each token's artist rows.
-    * Each product is cut into ``n_chunks`` ranges of equal nonzeros run on a thread pool (scipy's sparse @ dense
-      releases the GIL); the ranges of M are views, those of BT a partition, so threads add no memory.
+    * Each product is cut into ranges of equal nonzeros run on a thread pool (scipy's sparse @ dense releases the
+      GIL): ``n_chunks`` row ranges of M (views), ``n_token_chunks`` token ranges of BT (a partition).
+    * Each product is run in parts, one after the other into the same result with scipy's own kernel
+      (:func:`_add_product`), in the order of its terms, so every sum is added in the same order as by the
+      whole product (bit-identical float32): M as its co-credit links to U rows, to known rows, then the rest;
+      BT as its U artists, then its known artists. Parts that read only zeros are skipped, which adds nothing
+      but time: the U rows in the first step (G[U] starts at 0), and in every step the known rows without a
+      genre of the block (19% of the products' nonzeros on the generated 300k catalog with 64-genre blocks; more
+      with narrower ones), so 21% less CPU there.
 
     The working block for ``width`` genre columns is ``X`` ((|S| + n_tokens, width) float32): rows ``[0, n_free)``
     are U, ``[n_free, |S|)`` the known rows' seed, then H; a step also allocates (max(n_tokens, n_free), width) of
@@ -224,11 +276,15 @@ class _Sweep:
     n_hops : int
         Steps that will be run (rows further than that from every known row are left out).
     n_chunks : int
-        Ranges per product (a few per thread).
+        Row ranges of the step product (a few per thread; views of M, they cost no memory).
+    n_token_chunks : int, optional
+        Token ranges of the token product (default ``n_chunks``): each holds an index pointer over every artist
+        of S, so a build uses about two per thread.
     """
 
-    def __init__(self, prop: _Propagator, known: np.ndarray, *, alpha: float, n_hops: int, n_chunks: int = 1
-                 ) -> None:
+    def __init__(self, prop: _Propagator, known: np.ndarray, *, alpha: float, n_hops: int, n_chunks: int = 1,
+                 n_token_chunks: int | None = None) -> None:
+        n_token_chunks = n_chunks if n_token_chunks is None else n_token_chunks
         n = len(known)
         reach = _reachable(prop, known, n_hops)
         order = _locality_order(prop.expanded, n)
@@ -243,25 +299,33 @@ class _Sweep:
         U = self.rows[:n_free]
         scale = alpha * prop.inv_rowsum[U].astype(np.float64)  # alpha and the row normalisation of each U row
 
-        # M's blocks (all rows U): E and the removed diagonal at column 0, each factorised family's B after S
-        blocks: list[tuple[sp.csr_matrix, int]] = []
+        # M = [E | -diag | B_f ...] (rows U), kept in three parts that a step adds one after the other in M's own
+        # entry order: E's links to U rows, E's links to known rows (sorted columns: U positions come first),
+        # then the rest. A part whose G rows are all zero is skipped, exactly: the U rows in the first step, and
+        # in every step the known rows without a genre of the block (their seed rows are zero)
+        #: E's entries in U columns, CSR (n_free, |S| + n_tokens); None without co-credit links
+        self.e_free: sp.csr_matrix | None = None
+        #: E's entries in known columns, CSR (n_free, |S| + n_tokens)
+        self.e_known: sp.csr_matrix | None = None
         if prop.expanded is not None:
             E, prop.expanded = prop.expanded, None
             E = _renumber(E, U, pos, n_s)
             _scale_rows(E, scale)
-            blocks.append((E, 0))
-            del E
+            in_free = E.indices < n_free
+            self.e_free = _entries_where(E, in_free)
+            in_free = ~in_free
+            self.e_known = _entries_where(E, in_free)
+            del E, in_free
+        blocks: list[tuple[sp.csr_matrix, int]] = []
         # the factorised terms include each artist's own share: subtract it on the diagonal (U is positions 0..)
         own = (-scale * prop.diag[U]).astype(np.float32)
         at = np.flatnonzero(own)  # artists with factorised links
         blocks.append((sp.csr_matrix((own[at], (at, at)), shape=(n_free, n_s)), 0))
         del own, at
-        #: H's products: (first token row, stop, CSC (tokens, |S|)) - a token range of one family each
-        self.bt_chunks: list[tuple[int, int, sp.csc_matrix]] = []
+        bs_parts: list[tuple[sp.csr_matrix, int]] = []  # each family's winv-weighted B (|S|, its tokens)
         n_tokens = 0
         while prop.factored:
-            B, winv, BT = prop.factored.pop(0)
-            del BT  # H is computed from B's own layout (below)
+            B, winv = prop.factored.pop(0)
             Bs = B[self.rows]  # (|S|, tokens) 0/1: artists in position order
             del B
             # token statistics as products (float32 is exact for counts, and the mean only orders the tokens)
@@ -279,24 +343,42 @@ class _Sweep:
             _scale_rows(Bu, scale)
             blocks.append((Bu, n_s + n_tokens))
             del Bu
-            # H = (winv B^T) G as a "push" product: B^T is CSC over the artists, so G is read in order once and
-            # added into the token rows (fewer, cache-resident for small families); 2-5x faster than gathering
-            # the artists' rows of G for each token
             winv = winv[tok]
             for a, b in nnz_ranges(Bs.indptr):
                 Bs.data[Bs.indptr[a]:Bs.indptr[b]] *= winv[Bs.indices[Bs.indptr[a]:Bs.indptr[b]]]
-            per_token = Bs.T @ np.ones(n_s, dtype=np.float32)
-            self.bt_chunks += [(n_tokens + a, n_tokens + b, sp.csc_matrix(Bs[:, a:b].T) if n_chunks > 1 else Bs.T)
-                               for a, b in _equal_ranges(per_token, n_chunks)]
+            bs_parts.append((Bs, n_tokens))
             n_tokens += len(tok)
-            del Bs, tok, tok_col, winv, per_token
+            del Bs, tok, tok_col, winv
+        # H = (winv B^T) G as a "push" product: B^T is CSC over the artists, so G is read in order once and added
+        # into the token rows (fewer, cache-resident for small families); 2-5x faster than gathering the artists'
+        # rows of G for each token. Threads take token ranges of all families together: each range's CSC has an
+        # index pointer over every artist (4 bytes an artist), so there are only a few of them
+        Bs = stack_columns(bs_parts, n_tokens) if bs_parts else sp.csr_matrix((n_s, 0), dtype=np.float32)
+        del bs_parts
+        per_token = np.bincount(Bs.indices, minlength=n_tokens)
+        #: H's products: (first token row, stop, CSC (tokens, |S|))
+        self.bt_chunks: list[tuple[int, int, sp.csc_matrix]] = [
+            (a, b, sp.csc_matrix(Bs[:, a:b].T) if n_token_chunks > 1 else Bs.T)
+            for a, b in _equal_ranges(per_token, n_token_chunks)] if n_tokens else []
+        del Bs, per_token
         self.n_tokens = n_tokens
-        M = stack_columns(blocks, n_s + n_tokens)
-        self.m_chunks = [(a, b, _row_view(M, a, b)) for a, b in _equal_ranges(np.diff(M.indptr), n_chunks)]
+        width = n_s + n_tokens
+        rest = stack_columns(blocks, width)  # the removed diagonal, then each factorised family's B
+        if self.e_free is not None:  # every part as wide as M: its column indices are positions in X
+            self.e_free.resize(n_free, width)
+            self.e_known.resize(n_free, width)
+        row_nnz = np.diff(rest.indptr) + (np.diff(self.e_free.indptr) + np.diff(self.e_known.indptr)
+                                          if self.e_free is not None else 0)
+        #: row ranges of the step product (one task each), about equal in nonzeros
+        self.m_ranges = _equal_ranges(row_nnz, n_chunks)
+        #: M's last part (removed diagonal, factorised families) per range
+        self.m_rest = [_row_view(rest, a, b) for a, b in self.m_ranges]
+        del rest, row_nnz
 
     def cells_per_column(self) -> int:
-        """float32 cells a step holds per genre column: the working block and the larger product result."""
-        return len(self.rows) + self.n_tokens + max(self.n_tokens, self.n_free)
+        """float32 cells a step holds per genre column: the working block and the step's product results (the
+        token rows are added into the working block in place)."""
+        return len(self.rows) + self.n_tokens + self.n_free
 
     def run(self, seed: np.ndarray, n_iter: int, map_: Callable = map) -> np.ndarray:
         """``n_iter`` steps for one block of genre columns.
@@ -318,23 +400,47 @@ class _Sweep:
         X = np.empty((n_s + self.n_tokens, seed.shape[1]), dtype=np.float32)
         X[:n_free] = 0.0
         X[n_free:n_s] = seed
-        G = X[:n_s]
+        G, G_free, G_known = X[:n_s], X[:n_free], X[n_free:n_s]
+        # known rows with a genre of this block: the others' seed rows are zero and add nothing
+        live = seed.any(axis=1)
+        all_live = bool(live.all())
+        # the parts reading known rows, without the dead ones (a copy of those links for this block)
+        bt_known = [_col_view(m, n_free, n_s) for _, _, m in self.bt_chunks]
+        if not all_live:
+            bt_known = [_entries_where(m, np.repeat(live, np.diff(m.indptr))) for m in bt_known]
+        e_known = self.e_known
+        if e_known is not None and not all_live:
+            e_known = _entries_where(e_known, live[e_known.indices - n_free])
+        e_known_rows = [None if e_known is None else _row_view(e_known, a, b) for a, b in self.m_ranges]
+        e_free_rows = [None if self.e_free is None else _row_view(self.e_free, a, b) for a, b in self.m_ranges]
+        del e_known
+        first = True
 
-        def tokens(chunk: tuple[int, int, sp.csr_matrix]) -> None:
-            a, b, m = chunk
-            X[n_s + a:n_s + b] = m @ G  # each thread fills its own rows of H; the product reads G only
+        def tokens(i: int) -> None:
+            a, b, m = self.bt_chunks[i]
+            h = X[n_s + a:n_s + b]  # each thread fills its own rows of H; the products read G only
+            h[:] = 0.0
+            if not first:  # G's U rows are zero in the first step
+                _add_product(h, _col_view(m, 0, n_free), G_free)
+            _add_product(h, bt_known[i], G_known)
 
-        def step(chunk: tuple[int, int, sp.csr_matrix]) -> np.ndarray:
-            a, b, m = chunk
-            y = m @ X
+        def step(i: int) -> np.ndarray:
+            a, b = self.m_ranges[i]
+            y = np.zeros((b - a, X.shape[1]), dtype=np.float32)
+            if e_free_rows[i] is not None:
+                if not first:
+                    _add_product(y, e_free_rows[i], X)
+                _add_product(y, e_known_rows[i], X)
+            _add_product(y, self.m_rest[i], X)
             return np.maximum(y, 0.0, out=y)  # the removed diagonal can leave float noise below 0
 
         for _ in range(n_iter if n_free else 0):
-            list(map_(tokens, self.bt_chunks))
-            ys = list(map_(step, self.m_chunks))
-            for (a, b, _), y in zip(self.m_chunks, ys):
+            list(map_(tokens, range(len(self.bt_chunks))))
+            ys = list(map_(step, range(len(self.m_ranges))))
+            for (a, b), y in zip(self.m_ranges, ys):
                 X[a:b] = y  # only once every chunk has read X
             del ys
+            first = False
         return G
 
 
@@ -348,7 +454,7 @@ def _merge_top_k(vals: np.ndarray, idx: np.ndarray, floor: np.ndarray, block: np
     row's k values for a few new ones).
     """
     k, w = vals.shape[1], block.shape[1]
-    cols = np.arange(start, start + w, dtype=np.int32)
+    cols = np.arange(start, start + w, dtype=idx.dtype)
 
     def merge(r0: int) -> None:
         r1 = min(len(vals), r0 + _MERGE_ROWS)
@@ -524,16 +630,17 @@ class GenreInference(TransformerMixin, BaseEstimator):
         return safe_normalize(G0, norm="l1")
 
     def _propagator(self, catalog: Catalog) -> _Propagator:
-        parts = []
-        for name, w in self._weights().items():
-            if name == "collaborations":
-                B = collab_incidence(catalog)
-            else:
-                B = self.link_families_[name].link_counts(catalog)
-                B = sp.csr_matrix(B, copy=True)
-                B.data[:] = 1.0
-            parts.append((w, B))
-        return _Propagator(parts, catalog.num_rows("artists"))
+        def parts() -> Iterator[tuple[float, sp.csr_matrix]]:  # one family's links at a time
+            for name, w in self._weights().items():
+                if name == "collaborations":
+                    B = collab_incidence(catalog)
+                else:
+                    B = self.link_families_[name].link_counts(catalog)
+                    B = sp.csr_matrix(B, copy=True)  # 0/1 below: never write into a cached matrix
+                    B.data[:] = 1.0
+                yield w, B
+                del B
+        return _Propagator(parts(), catalog.num_rows("artists"))
 
     def _n_jobs(self) -> int:
         return _available_cpus() if self.n_jobs == -1 else int(self.n_jobs)
@@ -570,7 +677,8 @@ class GenreInference(TransformerMixin, BaseEstimator):
         width = self._block_width(sweep, n_genres, k, n_jobs)
         seed = sp.csc_matrix(G0[sweep.rows[sweep.n_free:]], dtype=np.float32)
         vals = np.zeros((0 if keep_all else n_s, k), dtype=np.float32)
-        idx = np.zeros(vals.shape, dtype=np.int32)
+        # genre of each kept value: uint16 while the genres fit (the dump has ~6k), 40 bytes an artist less
+        idx = np.zeros(vals.shape, dtype=np.uint16 if n_genres <= 1 << 16 else np.int32)
         floor = np.zeros(len(vals), dtype=np.float32)
         kept = []
         pool = ThreadPoolExecutor(n_jobs) if n_jobs > 1 else None
@@ -596,8 +704,14 @@ class GenreInference(TransformerMixin, BaseEstimator):
         """Propagate from seed distributions G0; returns (distribution, confidence, known mask)."""
         known = np.diff(G0.indptr) > 0
         n_jobs = self._n_jobs()
-        sweep = _Sweep(self._propagator(catalog), known, alpha=self.alpha, n_hops=int(self.n_iter),
-                       n_chunks=1 if n_jobs == 1 else _CHUNKS_PER_THREAD * n_jobs)
+        prop = self._propagator(catalog)
+        # the links are copied into the propagator: a feature build may drop the cached link counts now, not
+        # after the propagation (at 15.4M artists they are ~3 GB)
+        done_reading(catalog)
+        sweep = _Sweep(prop, known, alpha=self.alpha, n_hops=int(self.n_iter),
+                       n_chunks=1 if n_jobs == 1 else _CHUNKS_PER_THREAD * n_jobs,
+                       n_token_chunks=1 if n_jobs == 1 else _TOKEN_CHUNKS_PER_THREAD * n_jobs)
+        del prop  # emptied by the sweep, which took its matrices over
         G = self._propagate(sweep, G0, n_jobs)
         del sweep
         # l1-normalised in place (a row with entries has mass > 0), summed in float64 as sklearn's normalize does:

@@ -25,7 +25,7 @@ from ._base import topk_per_row
 from ._links import CacheScope, credits, incidence
 from .audio import AudioProfile
 from .collaborations import CoCredits
-from .combine import combine_blocks
+from .combine import BlockStack, combine_blocks
 from .compilations import SharedCompilations
 from .era import ReleaseEra
 from .genre_inference import GenreInference
@@ -183,7 +183,10 @@ def build_artist_space(catalog: Catalog, *, weights: Mapping[str, float] | None 
     w = check_weights(weights, DEFAULT_WEIGHTS)
     params = _family_params(family_params, FAMILIES)
     active = [f for f in FAMILIES if w[f] > 0]
-    blocks, names, fitted, timings, memory = [], [], {}, {}, {}
+    fitted, timings, memory = {}, {}, {}
+    # each block is normalised, weighted and kept in compact row chunks as soon as it is made; the stack then
+    # fills X a row chunk at a time, so X and the blocks are never held whole together
+    stack = BlockStack(catalog.num_rows("artists"), active)
     bar = tqdm(active, desc="artist features", unit="family", disable=not progress)
     # the joins the families share (credits, album links ...) are cached on the catalog while families still to
     # run read them, then dropped: at 15.4M artists they outweigh the feature matrix itself
@@ -191,6 +194,7 @@ def build_artist_space(catalog: Catalog, *, weights: Mapping[str, float] | None 
         for i, fam in enumerate(bar):
             bar.set_postfix_str(fam)
             t0 = time.perf_counter()
+            scope.later = _cache_uses(active[i + 1:])  # a family may drop its inputs once read (done_reading)
             tr = FAMILIES[fam](**params.get(fam, {}))
             if fam == "inferred_genres":  # reuse the link families fitted above instead of fitting them again
                 tr.fit(catalog, link_families=fitted)
@@ -198,13 +202,14 @@ def build_artist_space(catalog: Catalog, *, weights: Mapping[str, float] | None 
                 tr.fit(catalog)
             m = tr.transform(catalog)
             fitted[fam] = tr
-            blocks.append((fam, m, w[fam]))
-            names.append(np.asarray(tr.get_feature_names_out(), dtype=object))
+            stack.add(fam, m, w[fam])
             del m
-            scope.keep_only(_cache_uses(active[i + 1:]))
+            scope.keep_only(scope.later)
             timings[fam] = time.perf_counter() - t0
             memory[fam] = _memory_mb()
-    X, slices = combine_blocks(blocks, release=True)  # each block is freed once copied into X
+    X, slices = stack.stack()
+    # feature names last: one Python string per column (millions at full scale), not held while X is made
+    names = [np.asarray(fitted[fam].get_feature_names_out(), dtype=object) for fam in active]
     memory["combined"] = _memory_mb()
     return FeatureSpace(X=X, blocks=slices, feature_names=np.concatenate(names), weights=w, kind="artist",
                         transformers=fitted, timings=timings, memory_mb=memory)

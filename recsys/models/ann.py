@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 from sklearn.utils.extmath import row_norms
 
+from ..csr import row_ranges
 from ..errors import ModelFileError
 from .base import _PAD_ID, SimilarityModel, register_model, topk_from_scores
 from .itemknn import _is_int, _rank_pairs
@@ -209,7 +210,7 @@ class HNSWIndex(SimilarityModel):
             self.exact_ = _shared_csr(X)
             norms = row_norms(self.exact_)
             self.row_scale_ = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0).astype(np.float32)
-        self.graph_columns_ = self.inverted_ = None
+        self.graph_columns_ = self.inverted_ = self._graph_lut = None
         if exact_stage and sp.issparse(X) and self.sparse_max_df:
             df = np.bincount(self.exact_.indices, minlength=n_features)
             self.graph_columns_ = np.flatnonzero(df > self.sparse_max_df)
@@ -289,7 +290,7 @@ class HNSWIndex(SimilarityModel):
         rare = np.ones(X.shape[1], dtype=bool)
         rare[self.graph_columns_] = False
         rows, cols = [], []
-        for lo, hi in _row_blocks(X.indptr):
+        for lo, hi in row_ranges(X.indptr, 1 << 24):  # ~16M entries' coordinates at a time
             c = X.indices[X.indptr[lo]:X.indptr[hi]]
             keep = rare[c]
             r = np.repeat(np.arange(lo, hi, dtype=np.int32), np.diff(X.indptr[lo:hi + 1]))
@@ -307,7 +308,26 @@ class HNSWIndex(SimilarityModel):
         Xf = sp.csr_matrix(X, dtype=np.float32)
         if rows is not None:
             Xf = Xf[rows]
-        return normalize(Xf, norm="l2", axis=1)[:, self.graph_columns_]
+        Xf = normalize(Xf, norm="l2", axis=1)
+        # The graph's columns picked through a lookup table (column -> position in the graph, or -1): scipy's
+        # column indexing (``Xf[:, cols]``) allocates an array over all columns per call, ~100 MB per query at the
+        # full dump's 23M columns. Entries keep their order within each row, so the projection below sums in the
+        # same order (bit-identical).
+        pos = self._graph_position()[Xf.indices]
+        keep = pos >= 0
+        kept_before = np.zeros(len(keep) + 1, dtype=np.int64)  # kept entries before each entry
+        np.cumsum(keep, out=kept_before[1:])
+        return sp.csr_matrix((Xf.data[keep], pos[keep], kept_before[Xf.indptr]),
+                             shape=(Xf.shape[0], len(self.graph_columns_)))
+
+    def _graph_position(self) -> np.ndarray:
+        """int32 per column of ``X``: its position among :attr:`graph_columns_`, -1 for the rare ones (built once)."""
+        lut = self._graph_lut  # reset wherever graph_columns_ is set
+        if lut is None:
+            lut = np.full(self._n_columns(), -1, dtype=np.int32)
+            lut[self.graph_columns_] = np.arange(len(self.graph_columns_), dtype=np.int32)
+            self._graph_lut = lut
+        return lut
 
     @property
     def group_vectors_(self) -> np.ndarray:
@@ -322,6 +342,19 @@ class HNSWIndex(SimilarityModel):
         """Every item's vector as indexed, float32 (n_items, dim): unit rows without the split; with it, the
         projected frequent parts plus the sphere coordinate (see :attr:`group_vectors_`)."""
         return self.group_vectors_[self.groups_]
+
+    def share_rows(self, X: Any) -> bool:
+        """Use ``X``'s arrays for the exact stage when they equal the model's rows (see
+        :meth:`SimilarityModel.share_rows`); models saved before the rows were kept unnormalised never match."""
+        mine = self.exact_
+        if mine is None or not sp.issparse(X) or X.format != "csr" or X.dtype != np.float32 or X.shape != mine.shape:
+            return False
+        if mine.data is X.data:
+            return True
+        if not all(np.array_equal(getattr(mine, a), getattr(X, a)) for a in ("indptr", "indices", "data")):
+            return False
+        self.exact_ = _shared_csr(X)
+        return True
 
     def _group_vectors(self, groups: np.ndarray) -> np.ndarray:
         """Vectors of these groups as indexed (float32, one row per group, in the order given)."""
@@ -541,7 +574,7 @@ class HNSWIndex(SimilarityModel):
                                else np.ones(self.exact_.shape[0], dtype=np.float32))
         if self._stored_vectors is None and self.exact_ is None:
             raise ModelFileError("the saved HNSW model has neither its vectors nor its rows", hint="rebuild the model")
-        self.graph_columns_ = self.inverted_ = None
+        self.graph_columns_ = self.inverted_ = self._graph_lut = None
         if "graph_columns" in arrays:
             if self.exact_ is None:
                 raise ModelFileError("the saved HNSW model has graph columns but no rows to search exactly",
@@ -577,14 +610,6 @@ def _shared_csr(X: Any) -> sp.csr_matrix:
     if sp.issparse(X) and X.format == "csr" and X.dtype == np.float32:
         return X if isinstance(X, sp.csr_matrix) else sp.csr_matrix(X)
     return sp.csr_matrix(X, dtype=np.float32)
-
-
-def _row_blocks(indptr: np.ndarray, nnz: int = 1 << 24) -> list[tuple[int, int]]:
-    """Row ranges ``(lo, hi)`` of a CSR matrix (its ``indptr``) covering every row, about ``nnz`` values each."""
-    n = len(indptr) - 1
-    cuts = np.searchsorted(indptr, np.arange(nnz, int(indptr[-1]), nnz))
-    bounds = np.unique(np.concatenate([[0], cuts, [n]]).astype(np.int64)).tolist()
-    return list(zip(bounds[:-1], bounds[1:]))
 
 
 def _digest_rows(v: np.ndarray) -> np.ndarray:

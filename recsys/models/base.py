@@ -187,6 +187,15 @@ class SimilarityModel(ABC):
         """Dense (len(rows), n_items) similarity block. Required unless ``_topk`` is overridden."""
         raise NotImplementedError(f"{type(self).__name__} must implement _scores or _topk")
 
+    def share_rows(self, X: Any) -> bool:
+        """Read ``X``'s arrays instead of the model's own copy of the same rows, where the model keeps one.
+
+        A saved recommender stores the feature matrix and the model side by side, so loading both would hold the
+        rows twice. Models that keep ``X`` (HNSW's exact stage) check that ``X`` holds exactly their rows and then
+        let go of their copy. Returns whether the model now shares ``X``; the default keeps nothing to share.
+        """
+        return False
+
     # -- state for saving (see recsys.artifacts)
     @abstractmethod
     def _get_state(self) -> dict[str, np.ndarray]: ...

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from features_helpers import artists_only, column, make_catalog
+from sklearn.preprocessing import StandardScaler
 
 from recsys.features import AudioProfile
 
@@ -77,3 +79,28 @@ def test_no_audio(tmp_path):
     empty = artists_only(tmp_path)
     X = AudioProfile().fit(empty).transform(empty)
     assert X.shape == (3, 10) and X.nnz == 0
+
+
+def test_standardised_in_row_chunks_equals_the_whole_dense_conversion(monkeypatch):
+    """z-scores made a row chunk at a time (bounded temporaries) are bit-identical to converting the whole dense
+    z-score matrix, NaN features (the average, 0) and artists below min_tracks (zero rows) included."""
+    import recsys.features.audio as audio_module
+
+    monkeypatch.setattr(audio_module, "_ROWS", 7)
+    rng = np.random.default_rng(5)
+    means = rng.normal(size=(100, 4))
+    means[rng.random(means.shape) < 0.2] = np.nan
+    means[3] = 0.5  # a row equal to the mean: all zero after scaling
+    n = rng.integers(0, 4, size=100).astype(float)
+    prof = AudioProfile(features=("a", "b", "c", "d"), min_tracks=2)
+    prof.scaler_ = StandardScaler().fit(means[n >= 2])
+    prof.scaler_.mean_[0] = 0.5
+    prof.scaler_.mean_ = np.nan_to_num(prof.scaler_.mean_)
+    z = np.nan_to_num((means - prof.scaler_.mean_) / prof.scaler_.scale_, nan=0.0)
+    z[n < 2] = 0.0
+    want = sp.csr_matrix(z.astype(np.float32))
+    got = prof._standardised(means, n)
+    assert got.shape == want.shape and got.nnz == want.nnz > 100
+    for name in ("data", "indices", "indptr"):
+        assert getattr(got, name).dtype == getattr(want, name).dtype
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name))

@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 import pytest
 import scipy.sparse as sp
 
+import recsys.features.combine as combine_module
 from recsys.catalog import Catalog, CatalogWriter
 from recsys.features import _links
 from recsys.features._links import (
@@ -19,6 +20,7 @@ from recsys.features._links import (
     cache_keys,
     credits,
     distinct_pairs,
+    done_reading,
     fk_rows,
     incidence,
     own_albums,
@@ -26,7 +28,8 @@ from recsys.features._links import (
 )
 from recsys.features._rows import rowid_to_row
 from recsys.features.audio import AudioProfile
-from recsys.features.combine import combine_blocks
+from recsys.features.collaborations import collab_incidence
+from recsys.features.combine import BlockStack, combine_blocks, stack_columns
 from recsys.features.compilations import SharedCompilations
 from recsys.features.era import ReleaseEra
 from recsys.features.labels import LabelTfidf
@@ -242,3 +245,161 @@ def test_credit_spans_equal_a_search_without_copying_the_tracks(catalog):
     np.testing.assert_array_equal(hi[:3], np.searchsorted(track64, rows[:3], "right"))
     assert (hi[3:] == lo[3:]).all()  # tracks outside the table have no credits
     assert (hi[:3] > lo[:3]).any()
+
+
+def _stacked_reference(blocks: list[tuple[str, sp.spmatrix, float]]) -> sp.csr_matrix:
+    """What the build stacked before :class:`BlockStack`: each whole block normalised, weighted and copied into
+    one preallocated result (:func:`stack_columns`)."""
+    from recsys.features._links import safe_normalize
+
+    parts, start = [], 0
+    for _, m, w in blocks:
+        m = sp.csr_matrix(m, dtype=np.float32)
+        if m.shape[1]:
+            m = safe_normalize(m)
+            m.data *= np.float32(np.sqrt(w))
+        parts.append((m, start))
+        start += m.shape[1]
+    return stack_columns(parts, start)
+
+
+def test_block_stack_equals_the_whole_block_stacking_bit_for_bit(monkeypatch):
+    """Blocks added in any order, normalised a row chunk at a time and stored compactly (uint16 column
+    indices for narrow blocks), stack to exactly the matrix of the whole-block path."""
+    monkeypatch.setattr(combine_module, "_STACK_MIN_ROWS", 37)  # 1000 rows: 28 chunks
+    rng = np.random.default_rng(3)
+    n = 1000
+    wide = sp.random(n, 70_000, density=0.0003, format="csr", random_state=rng, dtype=np.float32)
+    narrow = sp.random(n, 12, density=0.4, format="csc", random_state=rng)  # CSC float64: converted
+    keep = np.ones(n)
+    keep[::7] = 0.0
+    narrow = sp.csr_matrix(sp.diags(keep) @ narrow)  # empty rows
+    narrow.eliminate_zeros()
+    dense = sp.csr_matrix(rng.normal(size=(n, 10)).astype(np.float32))
+    blocks = [("narrow", narrow, 0.25), ("none", sp.csr_matrix((n, 0), dtype=np.float32), 1.0),
+              ("wide", wide, 1.0), ("dense", dense, 0.5)]
+    want = _stacked_reference(blocks)
+    stack = BlockStack(n, [b for b, _, _ in blocks])
+    for name, m, w in [blocks[2], blocks[0], blocks[3], blocks[1]]:  # any order
+        stack.add(name, m, w)
+    assert len(stack.ranges) == 28
+    _, narrow_chunks = stack._blocks["narrow"]
+    assert narrow_chunks[0][1].dtype == np.uint16 and stack._blocks["wide"][1][0][1].dtype == np.int32
+    X, slices = stack.stack()
+    assert slices == [("narrow", slice(0, 12)), ("none", slice(12, 12)), ("wide", slice(12, 70_012)),
+                      ("dense", slice(70_012, 70_022))]
+    for name in ("data", "indices", "indptr"):
+        got, ref = getattr(X, name), getattr(want, name)
+        assert got.dtype == ref.dtype
+        np.testing.assert_array_equal(got, ref)
+    assert X.shape == want.shape and stack._blocks == {}
+
+
+def test_block_stack_frees_each_row_chunk_as_it_is_copied(monkeypatch):
+    """The stack is filled a row chunk at a time, and each chunk of every block is dropped right after its
+    copy (so the blocks and the result are not held whole together)."""
+    monkeypatch.setattr(combine_module, "_STACK_MIN_ROWS", 100)
+    rng = np.random.default_rng(4)
+    stack = BlockStack(1000, ["a", "b"])
+    stack.add("a", sp.random(1000, 50, density=0.1, format="csr", random_state=rng), 1.0)
+    stack.add("b", sp.random(1000, 9, density=0.5, format="csr", random_state=rng), 1.0)
+    held = []  # chunks still held whenever the stack hands freed memory back (once per row chunk)
+    monkeypatch.setattr(combine_module, "return_freed_memory",
+                        lambda: held.append(sum(c is not None for _, cs in stack._blocks.values() for c in cs)))
+    stack.stack()
+    assert held == [2 * (10 - i) for i in range(1, 11)]  # 10 chunks x 2 blocks, two fewer after each
+
+
+def test_block_stack_refuses_what_it_cannot_place():
+    stack = BlockStack(3, ["a", "b"])
+    stack.add("a", sp.eye(3, format="csr"), 1.0)
+    with pytest.raises(ValueError, match="already"):
+        stack.add("a", sp.eye(3, format="csr"), 1.0)
+    with pytest.raises(ValueError, match="rows"):
+        stack.add("b", sp.eye(4, format="csr"), 1.0)
+    with pytest.raises(ValueError, match="weight"):
+        stack.add("b", sp.eye(3, format="csr"), -1.0)
+    with pytest.raises(ValueError, match="not one of"):
+        stack.add("c", sp.eye(3, format="csr"), 1.0)
+    with pytest.raises(ValueError, match="never added"):
+        stack.stack()
+
+
+def test_done_reading_drops_only_what_later_steps_do_not_read(catalog):
+    done_reading(catalog)  # no open scope: a no-op
+    own_albums(catalog)
+    assert "own_albums" in cache_keys(catalog)
+    with CacheScope(catalog) as scope:
+        LabelTfidf()._counts(catalog)
+        collab_incidence(catalog)
+        made = {"counts:labels", "collab_incidence"}
+        done_reading(catalog)  # later steps unknown: everything stays
+        assert made | {"own_albums"} <= set(cache_keys(catalog))
+        scope.later = ("counts:labels",)
+        done_reading(catalog)
+        assert "collab_incidence" not in cache_keys(catalog)
+        assert {"counts:labels", "own_albums"} <= set(cache_keys(catalog))
+        scope.later = ()
+        done_reading(catalog)
+        assert "counts:labels" not in cache_keys(catalog)
+        assert "own_albums" in cache_keys(catalog) and "credits" in cache_keys(catalog)  # made before the scope
+
+
+def test_genre_inference_hands_back_its_link_counts_before_propagating(small_demo, monkeypatch):
+    """In a build, the cached link counts genre inference reads are dropped once its links are copied, before
+    the propagation's dense blocks are allocated (nothing later reads them)."""
+    import recsys.features.genre_inference as gi_module
+
+    cat = Catalog.open(small_demo[1].path)
+    seen = []
+    real = gi_module.GenreInference._propagate
+
+    def spy(self, *args, **kwargs):
+        seen.append(cache_keys(cat))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(gi_module.GenreInference, "_propagate", spy)
+    build_artist_space(cat)
+    assert len(seen) == 1
+    assert not [k for k in seen[0] if k.startswith(gi_module.GenreInference.cache_uses)], seen[0]
+
+
+def test_token_vocabulary_is_held_once_in_arrow(catalog):
+    """The vocabulary of a token family is kept as one Arrow array; ``vocabulary_``, ``feature_keys_`` and the
+    feature names are made from it on request (the same strings as before)."""
+    from recsys.features.collaborations import CoCredits
+
+    fam = CoCredits().fit(catalog)
+    held = {k for k, v in vars(fam).items() if isinstance(v, np.ndarray) and v.dtype == object}
+    assert not held, held  # no per-key Python strings kept on the transformer
+    vocab = fam.vocabulary_
+    assert len(vocab) == fam.n_features_out_ > 100 and vocab.dtype == object
+    assert list(vocab) == sorted(vocab) and (fam.feature_keys_ == vocab).all()
+    names = fam.get_feature_names_out()
+    assert names.dtype == object and list(names) == [f"collaborator={k}" for k in vocab]
+    lab = LabelTfidf().fit(catalog)  # a family showing its keys its own way keeps those
+    assert list(lab.get_feature_names_out()) == [f"label={k}" for k in lab.feature_keys_]
+    assert not hasattr(CoCredits(), "vocabulary_")  # unfitted
+
+
+def test_bm25_in_row_ranges_and_in_place_equals_the_whole_computation(monkeypatch):
+    """BM25 weighs a row range at a time (bounded temporaries) and, for the build's fresh counts, in place: the
+    same float32 values as the one-shot formula; by default the input is left alone."""
+    from recsys.features._base import Bm25Transformer
+
+    monkeypatch.setattr(combine_module, "_CHUNK_NNZ", 50)
+    rng = np.random.default_rng(6)
+    X = sp.random(300, 40, density=0.1, format="csr", random_state=rng, dtype=np.float32)
+    X.data = np.ceil(X.data * 5).astype(np.float32)
+    bm = Bm25Transformer().fit(X)
+    lengths = np.asarray(X.sum(axis=1)).ravel()  # the formula before the row ranges
+    row = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    norm = bm.k1 * (1.0 - bm.b + bm.b * lengths[row] / bm.avg_len_)
+    want = (bm.idf_[X.indices] * X.data * (bm.k1 + 1.0) / (X.data + norm)).astype(np.float32)
+    before = X.data.copy()
+    got = bm.transform(X)
+    np.testing.assert_array_equal(got.data, want)
+    np.testing.assert_array_equal(X.data, before)  # copy=True: input untouched
+    same = bm.transform(X, copy=False)
+    assert same.data is X.data or np.shares_memory(same.data, X.data)
+    np.testing.assert_array_equal(X.data, want)

@@ -12,7 +12,7 @@ from test_ann_split import twins
 
 from recsys.artifacts import load_model, save_model
 from recsys.models import HNSWIndex, ann
-from recsys.models.ann import _digest_rows, _row_blocks
+from recsys.models.ann import _digest_rows
 
 
 @pytest.fixture(scope="module")
@@ -97,16 +97,6 @@ def test_round_trip_and_models_saved_before_the_row_scale(X, model, tmp_path):
     assert (old_ids == ids).mean() > 0.99  # only exact ties at the rounding edge may swap
 
 
-def test_row_blocks_cover_every_row_once():
-    indptr = np.array([0, 0, 5, 5, 9, 30, 30, 31])  # empty rows at the start, middle and end
-    for nnz in (1, 4, 10, 100):
-        blocks = _row_blocks(indptr, nnz)
-        assert blocks[0][0] == 0 and blocks[-1][1] == len(indptr) - 1
-        assert all(lo < hi for lo, hi in blocks) and all(a[1] == b[0] for a, b in zip(blocks, blocks[1:]))
-        # a block ends at the first row starting at or past its share: at most one row past it
-        assert all(indptr[hi] - indptr[lo] <= nnz + int(np.diff(indptr).max()) for lo, hi in blocks)
-
-
 def test_digests_separate_distinct_rows_and_join_equal_ones():
     v = np.array([[0.5, 0.25], [0.5, 0.25], [0.25, 0.5], [-0.0, 0.0], [0.0, 0.0]], dtype=np.float32)
     d = _digest_rows(v)
@@ -129,3 +119,15 @@ def test_a_model_file_missing_an_array_is_reported_not_raised_as_key_error(model
     (d / "model.json").write_text(json.dumps(info))
     with pytest.raises(ModelFileError, match="cannot read .*groups"):
         load_model(d)
+
+
+def test_graph_columns_are_picked_exactly_as_scipy_would():
+    from sklearn.preprocessing import normalize
+
+    X = sp.random(400, 300, density=0.05, random_state=2, format="csr", dtype=np.float32)
+    X = sp.vstack([sp.csr_matrix((2, 300), dtype=np.float32), X, sp.csr_matrix((3, 300), dtype=np.float32)]).tocsr()
+    m = HNSWIndex(n_components=8, rerank=20, sparse_max_df=25).fit(X)  # empty rows first, inside and last
+    got, ref = m._graph_part(X), normalize(X)[:, m.graph_columns_]
+    assert 0 < len(m.graph_columns_) < X.shape[1]
+    for attr in ("indptr", "indices", "data"):  # same entries in the same order: the projection sums alike
+        np.testing.assert_array_equal(getattr(got, attr), getattr(ref, attr))
