@@ -542,9 +542,10 @@ class GenreInference(TransformerMixin, BaseEstimator):
         itself, its token rows, one step's product results and the top_k merge (~2.5 cells per artist and
         column). Not counted: the links, and what is proportional to the result (top_k values per artist). The
         default, 200M cells (800 MB), allows 64-column blocks up to ~1.1M artists and 5 columns at the 15.4M
-        artists of the full dump (a 5-column block costs ~1.3x more per column than a 64-column one, measured
-        at 300k artists: a G row then fills less of each cache line fetched); a budget below one column's needs
-        still propagates one column at a time.
+        artists of the full dump. Narrow blocks cost more per column (a G row then fills less of each cache
+        line fetched): at 1M generated artists the whole inference took 266 s with the budget scaled to the full
+        dump's block width against 105 s with 64-column blocks, and 125 s with a 600M-cell budget scaled the same
+        way (benchmarks/README.md). A budget below one column's needs still propagates one column at a time.
     n_jobs : int
         Threads for the sparse products and the top_k merge (each product is cut into row ranges, so threads
         share one block and add no memory); -1 uses every CPU available to the process.
