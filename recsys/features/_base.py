@@ -148,6 +148,10 @@ class TokenFamily(TransformerMixin, BaseEstimator):
     def _df_bound(v: int | float, n: int) -> float:
         return float(v) * n if isinstance(v, (float, np.floating)) else float(v)
 
+    def __sklearn_is_fitted__(self) -> bool:
+        # what check_is_fitted asks: without this it would build vocabulary_ (every key as a Python string)
+        return "_vocab_arrow" in self.__dict__
+
     @property
     def vocabulary_(self) -> np.ndarray:
         """Fitted keys (sorted), ndarray of object. Made from the Arrow vocabulary on each access: the keys of a
@@ -220,7 +224,7 @@ class TokenFamily(TransformerMixin, BaseEstimator):
     def link_counts(self, catalog: Catalog) -> sp.csr_matrix:
         """Unweighted artist x vocabulary counts, CSR float32 (n_artists, n_features): the links genre inference
         propagates over."""
-        check_is_fitted(self, "vocabulary_")
+        check_is_fitted(self)
         counts, keys = self._counts(catalog)
         return self._map(counts, keys)
 
@@ -230,7 +234,7 @@ class TokenFamily(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """``"<prefix>=<key>"`` per column, ndarray of object."""
-        check_is_fitted(self, "vocabulary_")
+        check_is_fitted(self)
         if self._shown_keys is None:  # joined in Arrow: no Python string per key besides the names themselves
             names = pc.binary_join_element_wise(pa.scalar(f"{self.prefix}="), self._vocab_arrow, "")
             return np.asarray(names.to_numpy(zero_copy_only=False), dtype=object)

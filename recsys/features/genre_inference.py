@@ -612,7 +612,7 @@ class GenreInference(TransformerMixin, BaseEstimator):
             if name == "collaborations":
                 continue  # propagates over the co-credit incidence itself, which needs no fitting
             fam = given.get(name)
-            if fam is None or not hasattr(fam, "vocabulary_"):
+            if fam is None or not fam.__sklearn_is_fitted__():
                 fam = LINK_FAMILIES[name]().fit(catalog)
             self.link_families_[name] = fam
         self.n_features_out_ = len(self.genres_)

@@ -103,7 +103,7 @@ class MarketProfile(TokenFamily):
 
     def transform_tracks(self, catalog: Catalog) -> sp.csr_matrix:
         """Track x market block from the track's album's market list, CSR float32 (n_tracks, n_markets)."""
-        check_is_fitted(self, "vocabulary_")
+        check_is_fitted(self)
         alb = album_rows_of_tracks(catalog)
         rows = np.flatnonzero(alb >= 0)
         counts, keys = self._share(catalog, rows, alb[rows], len(alb))

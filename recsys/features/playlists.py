@@ -104,6 +104,6 @@ class PlaylistCoMembership(TokenFamily):
 
     def transform_tracks(self, catalog: Catalog) -> sp.csr_matrix:
         """Track x playlist block (entries of the track in each playlist), CSR float32 (n_tracks, n_playlists)."""
-        check_is_fitted(self, "vocabulary_")
+        check_is_fitted(self)
         keys = catalog.table("playlists", ["id"], cache=False).column(0)
         return self._weigh(self._map(track_playlist(catalog), keys))

@@ -207,14 +207,13 @@ class HNSWIndex(SimilarityModel):
         exact_stage = self._pool(n_items) > 0
         self.exact_ = self.row_scale_ = None
         if exact_stage:
-            self.exact_ = _shared_csr(X)
+            self.exact_ = sp.csr_matrix(X, dtype=np.float32)  # shares the caller's arrays when X is one already
             norms = row_norms(self.exact_)
             self.row_scale_ = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0).astype(np.float32)
-        self.graph_columns_ = self.inverted_ = self._graph_lut = None
+        self._set_split(None)
         if exact_stage and sp.issparse(X) and self.sparse_max_df:
             df = np.bincount(self.exact_.indices, minlength=n_features)
-            self.graph_columns_ = np.flatnonzero(df > self.sparse_max_df)
-            self._build_inverted()
+            self._set_split(np.flatnonzero(df > self.sparse_max_df))
         lap("split")
         graph_width = n_features if self.graph_columns_ is None else len(self.graph_columns_)
         if graph_width > self.n_components:
@@ -251,8 +250,8 @@ class HNSWIndex(SimilarityModel):
         lap("project_and_deduplicate")
         # The graph holds the only copy of the vectors when an exact stage orders its candidates; answering
         # from the graph alone (rerank=0) scores with the vectors, so they are kept.
-        dim = (self.components_.shape[0] or graph_width) + (self.graph_columns_ is not None)
-        index = hnswlib.Index(space=_SPACE, dim=int(dim))
+        dim = self._dim()
+        index = hnswlib.Index(space=_SPACE, dim=dim)
         index.init_index(max_elements=len(first), M=int(self.M), ef_construction=int(self.ef_construction),
                          random_seed=int(self.random_state))
         self._stored_vectors = None if exact_stage else np.empty((len(first), dim), dtype=np.float32)
@@ -281,14 +280,25 @@ class HNSWIndex(SimilarityModel):
             v = np.ascontiguousarray(np.hstack([v, pad[:, None]]))
         return v
 
+    def _set_split(self, graph_columns: np.ndarray | None) -> None:
+        """Set :attr:`graph_columns_` (None: no split) and what is derived from it: the column -> graph position
+        table and the inverted index over the other columns of :attr:`exact_` (rebuilt, not saved)."""
+        self.graph_columns_ = self.inverted_ = self._graph_lut = None
+        if graph_columns is None:
+            return
+        self.graph_columns_ = graph_columns.astype(np.int64, copy=False)
+        # int32 per column: position among the graph's columns, -1 for the rare ones (see _graph_part)
+        self._graph_lut = np.full(self.exact_.shape[1], -1, dtype=np.int32)
+        self._graph_lut[self.graph_columns_] = np.arange(len(self.graph_columns_), dtype=np.int32)
+        self._build_inverted()
+
     def _build_inverted(self) -> None:
         """The inverted index: which items hold each rare column (boolean CSC; the graph's columns stay empty).
 
         Built a block of rows at a time from the rare entries' coordinates (8 bytes each), never from a copy of X.
         """
         X = self.exact_
-        rare = np.ones(X.shape[1], dtype=bool)
-        rare[self.graph_columns_] = False
+        rare = self._graph_lut < 0
         rows, cols = [], []
         for lo, hi in row_ranges(X.indptr, 1 << 24):  # ~16M entries' coordinates at a time
             c = X.indices[X.indptr[lo]:X.indptr[hi]]
@@ -313,21 +323,13 @@ class HNSWIndex(SimilarityModel):
         # column indexing (``Xf[:, cols]``) allocates an array over all columns per call, ~100 MB per query at the
         # full dump's 23M columns. Entries keep their order within each row, so the projection below sums in the
         # same order (bit-identical).
-        pos = self._graph_position()[Xf.indices]
+        pos = self._graph_lut[Xf.indices]
         keep = pos >= 0
         kept_before = np.zeros(len(keep) + 1, dtype=np.int64)  # kept entries before each entry
         np.cumsum(keep, out=kept_before[1:])
         return sp.csr_matrix((Xf.data[keep], pos[keep], kept_before[Xf.indptr]),
                              shape=(Xf.shape[0], len(self.graph_columns_)))
 
-    def _graph_position(self) -> np.ndarray:
-        """int32 per column of ``X``: its position among :attr:`graph_columns_`, -1 for the rare ones (built once)."""
-        lut = self._graph_lut  # reset wherever graph_columns_ is set
-        if lut is None:
-            lut = np.full(self._n_columns(), -1, dtype=np.int32)
-            lut[self.graph_columns_] = np.arange(len(self.graph_columns_), dtype=np.int32)
-            self._graph_lut = lut
-        return lut
 
     @property
     def group_vectors_(self) -> np.ndarray:
@@ -353,7 +355,7 @@ class HNSWIndex(SimilarityModel):
             return True
         if not all(np.array_equal(getattr(mine, a), getattr(X, a)) for a in ("indptr", "indices", "data")):
             return False
-        self.exact_ = _shared_csr(X)
+        self.exact_ = sp.csr_matrix(X)  # a view over the same arrays
         return True
 
     def _group_vectors(self, groups: np.ndarray) -> np.ndarray:
@@ -563,24 +565,23 @@ class HNSWIndex(SimilarityModel):
         hnswlib = _import_hnswlib()
         self._stored_vectors = (np.ascontiguousarray(arrays["group_vectors"], dtype=np.float32)
                                 if "group_vectors" in arrays else None)
-        self.groups_ = arrays["groups"].astype(np.int64)
+        self.groups_ = arrays["groups"].astype(np.int64, copy=False)
         self.components_ = arrays["components"]
         self.exact_ = self.row_scale_ = None
         if "exact_data" in arrays:
             self.exact_ = sp.csr_matrix((arrays["exact_data"], arrays["exact_indices"], arrays["exact_indptr"]),
                                         shape=tuple(int(v) for v in arrays["exact_shape"]))
             # models saved before the scale existed kept L2-normalised rows
-            self.row_scale_ = (arrays["row_scale"].astype(np.float32) if "row_scale" in arrays
+            self.row_scale_ = (arrays["row_scale"].astype(np.float32, copy=False) if "row_scale" in arrays
                                else np.ones(self.exact_.shape[0], dtype=np.float32))
         if self._stored_vectors is None and self.exact_ is None:
             raise ModelFileError("the saved HNSW model has neither its vectors nor its rows", hint="rebuild the model")
-        self.graph_columns_ = self.inverted_ = self._graph_lut = None
+        self._set_split(None)
         if "graph_columns" in arrays:
             if self.exact_ is None:
                 raise ModelFileError("the saved HNSW model has graph columns but no rows to search exactly",
                                      hint="rebuild the model")
-            self.graph_columns_ = arrays["graph_columns"].astype(np.int64)
-            self._build_inverted()
+            self._set_split(arrays["graph_columns"])
         n_groups = int(self.groups_.max()) + 1 if len(self.groups_) else 0
         dim = self._dim()
         index = hnswlib.Index(space=_SPACE, dim=dim)
@@ -603,13 +604,6 @@ class HNSWIndex(SimilarityModel):
         sphere coordinate."""
         width = self.components_.shape[0] or self.components_.shape[1]
         return int(width) + (self.graph_columns_ is not None)
-
-
-def _shared_csr(X: Any) -> sp.csr_matrix:
-    """``X`` as float32 CSR, sharing the caller's arrays when it already is one (the model only reads them)."""
-    if sp.issparse(X) and X.format == "csr" and X.dtype == np.float32:
-        return X if isinstance(X, sp.csr_matrix) else sp.csr_matrix(X)
-    return sp.csr_matrix(X, dtype=np.float32)
 
 
 def _digest_rows(v: np.ndarray) -> np.ndarray:
