@@ -48,7 +48,7 @@ import numpy as np
 FULL_ARTISTS = 15_400_000
 FULL_TRACKS = 256_000_000
 STAGES = ("generate", "ingest", "features", "streaming", "exact_cosine", "hnsw", "neighbour_table", "tracks", "itemknn",
-          "als")
+          "als", "build")
 MODEL_STAGES = ("exact_cosine", "hnsw", "itemknn", "als")
 K = 10
 
@@ -120,12 +120,12 @@ def rss_now_mb() -> float:
 # stages (each runs in a child process; returns a dict of figures)
 def _load_space(d: Path):
     import pyarrow.parquet as pq
-    import scipy.sparse as sp
 
     from recsys.features.space import FeatureSpace
+    from recsys.mapped import load_csr
+    from recsys.recommend import _MAP_ROWS_BYTES
 
-    with np.load(d / "features.npz", allow_pickle=False) as z:
-        X = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(int(v) for v in z["shape"]))
+    X = load_csr(d / "features.npz", mapped=(d / "features.npz").stat().st_size >= _MAP_ROWS_BYTES)
     t = pq.read_table(d / "features.parquet")
     fams = t.column("family").to_pylist()
     blocks, start = [], 0
@@ -169,6 +169,33 @@ def stage_ingest(d: Path, a: argparse.Namespace) -> dict:
             "table_bytes": {p.name: p.stat().st_size for p in sorted((d / "catalog").glob("*.parquet"))}}
 
 
+#: genre inference's working cells per reachable artist and genre column (its block, token rows and step results;
+#: 2.56 measured on the generated 1M catalog)
+GENRE_CELLS_PER_ARTIST = 2.6
+
+
+def genre_family_params(n_artists: int) -> dict[str, dict[str, Any]]:
+    """Genre inference's budget for ``n_artists`` such that it propagates blocks as wide as at the full dump.
+
+    Genre inference propagates blocks of genre columns as wide as its budget (``max_dense_cells``) allows, up to
+    64: at the default budget, 64 columns up to ~3.5M artists but ~14 at 15.4M, and narrow blocks cost more per
+    column. The budget's parts that grow with the catalogue (:meth:`GenreInference._block_cells`: ~2.6 cells per
+    artist and column) are scaled to ``n_artists`` and its fixed parts (the top-k merge's) kept, so every measured
+    size runs the full dump's block width and its time and memory project to the full dump as they are.
+    """
+    from recsys.features.genre_inference import _MERGE_ROWS, GenreInference, _available_cpus
+
+    gi = GenreInference()
+    merging = 8 * min(n_artists, _available_cpus() * _MERGE_ROWS)  # per column; times top_k: fixed
+
+    def per_column(n: int) -> float:
+        return GENRE_CELLS_PER_ARTIST * n + merging
+
+    fixed = merging * gi.top_k
+    width = (gi.max_dense_cells - fixed) / per_column(FULL_ARTISTS)
+    return {"inferred_genres": {"max_dense_cells": int(fixed + width * per_column(n_artists)) + 1}}
+
+
 def stage_features(d: Path, a: argparse.Namespace) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -177,8 +204,9 @@ def stage_features(d: Path, a: argparse.Namespace) -> dict:
     from recsys.features import build_artist_space
 
     cat = Catalog.open(d / "catalog")
+    family_params = genre_family_params(cat.num_rows("artists"))
     t0 = time.perf_counter()
-    space = build_artist_space(cat, progress=True)
+    space = build_artist_space(cat, progress=True, family_params=family_params)
     sec = time.perf_counter() - t0
     X = space.X.tocsr()
     np.savez(d / "features.npz", data=X.data, indices=X.indices, indptr=X.indptr,
@@ -192,6 +220,9 @@ def stage_features(d: Path, a: argparse.Namespace) -> dict:
     (d / "features.json").write_text(json.dumps({"weights": space.weights}))
     build_sec = time.perf_counter() - t0  # the build and writing X and the names, as a pipeline would
     return {"seconds": sec, "build_seconds": build_sec, "family_seconds": space.timings, "family_memory_mb": space.memory_mb,
+            "family_params": family_params,
+            "genre_block_width": getattr(space.transformers.get("inferred_genres"), "block_width_", None),
+            "genre_block_cells": getattr(space.transformers.get("inferred_genres"), "block_cells_", None),
             "shape": list(X.shape), "nnz": int(X.nnz),
             "X_bytes": int(X.data.nbytes + X.indices.nbytes + X.indptr.nbytes),
             "features_bytes_on_disk": du(d / "features.npz"),
@@ -286,7 +317,7 @@ def _query_figures(model, d: Path, a: argparse.Namespace) -> dict:
 
 
 #: exact-stage pool sizes tried on the fitted HNSW model (recall and single-query latency per pool)
-RERANK_SWEEP = (250, 500, 1000, 2000, 4000, 8000)
+RERANK_SWEEP = (100, 250, 500, 1000, 2000, 4000, 8000)
 
 
 def _rerank_sweep(model, Xn, rq: np.ndarray, exact_scores: np.ndarray) -> list[dict]:
@@ -312,16 +343,37 @@ def _rerank_sweep(model, Xn, rq: np.ndarray, exact_scores: np.ndarray) -> list[d
     return rows
 
 
+def stage_build(d: Path, a: argparse.Namespace) -> dict:
+    """What a user runs: ``Recommender.build(catalog, model="hnsw").save(dir)`` (``recsys build --model hnsw``),
+    features, fit and save in one process."""
+    from recsys.catalog import Catalog
+    from recsys.recommend import Recommender
+
+    cat = Catalog.open(d / "catalog")
+    family_params = genre_family_params(cat.num_rows("artists"))
+    t0 = time.perf_counter()
+    # X read back through a memory map at every size, as at the full dump (by default only from 256 MB of X)
+    rec = Recommender.build(cat, model="hnsw", params=MODEL_PARAMS["hnsw"], family_params=family_params,
+                            progress=True, map_rows=True)
+    built = time.perf_counter() - t0
+    rec.save(d / "recommender", force=True)
+    sec = time.perf_counter() - t0
+    return {"seconds": sec, "build_seconds": built, "save_seconds": sec - built, "build_info": rec.build_info,
+            "family_params": family_params, "recommender_bytes_on_disk": du(d / "recommender")}
+
+
 def stage_model(d: Path, a: argparse.Namespace) -> dict:
     from sklearn.preprocessing import normalize
 
     from recsys.artifacts import save_model
+    from recsys.mapped import load_csr
     from recsys.models import MODEL_REGISTRY
 
     name = a.stage
     t_build = time.perf_counter()
-    space = _load_space(d)
-    X = space.X
+    # X read through a memory map, as Recommender.build fits a model on big item vectors (map_rows); the model
+    # needs no feature names
+    X = load_csr(d / "features.npz", mapped=True)
     params = dict(MODEL_PARAMS[name])
     rss0 = rss_now_mb()
     t0 = time.perf_counter()
@@ -374,16 +426,21 @@ def stage_neighbour_table(d: Path, a: argparse.Namespace) -> dict:
 
     from recsys.artifacts import load_model
     from recsys.catalog import Catalog
+    from recsys.mapped import is_mapped
     from recsys.recommend import Recommender
 
     cat = Catalog.open(d / "catalog")
     t0 = time.perf_counter()
     model, _ = load_model(d / "models" / "hnsw")
     load_s = time.perf_counter() - t0
-    space = _load_space(d)
-    model.share_rows(space.X)  # as Recommender.load does
+    space = _load_space(d)  # as Recommender.load does: big X mapped, small X read and shared with the model
+    if not is_mapped(space.X.data):
+        model.share_rows(space.X)
     rec = Recommender(cat, space, model)
     rows = _sample(d, a.table_rows, a.seed + 3)
+    t0 = time.perf_counter()
+    model.similar_items(int(rows[0]), K)  # the first query builds the inverted index: a one-off, timed apart
+    first_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     path = d / "neighbour_table.parquet"
     writer, n_rows = None, 0
@@ -397,7 +454,8 @@ def stage_neighbour_table(d: Path, a: argparse.Namespace) -> dict:
         writer.close()
     sec = time.perf_counter() - t0
     n_art = cat.num_rows("artists")
-    return {"model_load_seconds": load_s, "queries": len(rows), "seconds": sec, "rows_written": n_rows,
+    return {"model_load_seconds": load_s, "first_query_seconds": first_s, "queries": len(rows), "seconds": sec,
+            "rows_written": n_rows,
             "seconds_per_query": sec / len(rows), "projected_all_artists_seconds": sec / len(rows) * n_art,
             "bytes_per_query_on_disk": du(path) / len(rows)}
 
@@ -453,7 +511,7 @@ def stage_tracks(d: Path, a: argparse.Namespace) -> dict:
 
 STAGE_FUNCS = {"generate": stage_generate, "ingest": stage_ingest, "features": stage_features,
                "streaming": stage_streaming,
-               "neighbour_table": stage_neighbour_table, "tracks": stage_tracks,
+               "neighbour_table": stage_neighbour_table, "tracks": stage_tracks, "build": stage_build,
                **{m: stage_model for m in MODEL_STAGES}}
 
 
@@ -573,6 +631,9 @@ for _m in MODEL_STAGES:
                (f"{_m}_single_p50_ms", _m, "single.p50_ms", "ms"), (f"{_m}_single_p95_ms", _m, "single.p95_ms", "ms"),
                (f"{_m}_batch_p95_ms", _m, "batch.p95_ms", "ms")]
 CURVES += [
+    ("build_seconds", "build", "seconds", "s"),
+    ("build_peak_rss_mb", "build", "peak_rss_mb", "MB"),
+    ("build_cpu_seconds", "build", "cpu_seconds", "s"),
     ("neighbour_table_all_artists_seconds", "neighbour_table", "projected_all_artists_seconds", "s"),
     ("neighbour_table_peak_rss_mb", "neighbour_table", "peak_rss_mb", "MB"),
     ("tracks_fit_seconds", "tracks", "fit_seconds", "s"),
@@ -623,21 +684,24 @@ def targets(proj: dict, sizes: dict[int, dict]) -> dict:
         got = [v for v in got if v is not None]
         return max(got) if got else None
 
-    # wall seconds of each stage as a pipeline runs it (features: built and written; HNSW: X loaded, model
-    # fitted and saved); results from before those figures existed fall back to the build/fit alone
-    build_parts = ["ingest_seconds",
-                   "features_build_seconds" if "features_build_seconds" in proj else "features_seconds",
-                   "hnsw_build_seconds" if "hnsw_build_seconds" in proj else "hnsw_fit_seconds"]
+    # The artist-level build is ingest plus what `recsys build --model hnsw` runs in one process (the "build"
+    # stage: features, fit, save). Results from before that stage existed fall back to the features and HNSW
+    # stages run one after the other.
+    if "build_seconds" in proj:
+        build_parts, cpu_parts = ["ingest_seconds", "build_seconds"], ["ingest_cpu_seconds", "build_cpu_seconds"]
+        mem_parts = ["ingest_peak_rss_mb", "build_peak_rss_mb"]
+    else:
+        build_parts = ["ingest_seconds",
+                       "features_build_seconds" if "features_build_seconds" in proj else "features_seconds",
+                       "hnsw_build_seconds" if "hnsw_build_seconds" in proj else "hnsw_fit_seconds"]
+        hnsw_cpu = "hnsw_build_cpu_seconds" if "hnsw_build_cpu_seconds" in proj else "hnsw_cpu_seconds"
+        hnsw_mem = "hnsw_build_peak_rss_mb" if "hnsw_build_peak_rss_mb" in proj else "hnsw_peak_rss_mb"
+        cpu_parts = ["ingest_cpu_seconds", "features_cpu_seconds", hnsw_cpu]
+        mem_parts = ["ingest_peak_rss_mb", "features_peak_rss_mb", hnsw_mem]
     build = sum(p(x) or 0.0 for x in build_parts) if all(p(x) is not None for x in build_parts) else None
-    # CPU seconds of the same stages (whole child processes, incl. loading and saving): what the wall time would
-    # be on an otherwise idle core; the measured wall times include waiting for other people's jobs
-    # the HNSW part is its build (load X, fit, save), without the recall check and pool sweep run after it;
-    # results from before that figure existed fall back to the whole stage
-    hnsw_cpu = "hnsw_build_cpu_seconds" if "hnsw_build_cpu_seconds" in proj else "hnsw_cpu_seconds"
-    hnsw_mem = "hnsw_build_peak_rss_mb" if "hnsw_build_peak_rss_mb" in proj else "hnsw_peak_rss_mb"
-    cpu_parts = ["ingest_cpu_seconds", "features_cpu_seconds", hnsw_cpu]
+    # CPU seconds of the same stages (whole child processes): what the wall time would be on an otherwise idle
+    # core
     cpu = sum(p(x) or 0.0 for x in cpu_parts) if all(p(x) is not None for x in cpu_parts) else None
-    mem_parts = ["ingest_peak_rss_mb", "features_peak_rss_mb", hnsw_mem]
     mem = max(p(x) or 0.0 for x in mem_parts) if all(p(x) is not None for x in mem_parts) else None
     largest = max(sizes)
     rec = sizes[largest].get("stages", {}).get("hnsw", {}).get("recall_at_10")
@@ -759,7 +823,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--resume", action="store_true", help="keep stage results already in the workdir")
     ap.add_argument("--queries", type=int, default=200, help="single queries timed per model")
     ap.add_argument("--batch", type=int, default=50, help="queries per batch")
-    ap.add_argument("--recall-sample", type=int, default=300, help="queries for recall@10 against exact search")
+    ap.add_argument("--recall-sample", type=int, default=1000, help="queries for recall@10 against exact search")
     ap.add_argument("--table-rows", type=int, default=5000, help="artists in the timed neighbour-table sample")
     ap.add_argument("--track-queries", type=int, default=200, help="tracks queried in the tracks stage")
     ap.add_argument("--note", default="run under `nice -n 10`; other work shared the 2 cores",

@@ -9,9 +9,9 @@ parameters, free-form metadata such as the catalog it was built from, and the SH
 from __future__ import annotations
 
 import json
-import mmap
 import os
 import zipfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import numpy as np
 
 from .atomic import atomic_dir, sha256_file
 from .errors import ModelFileError
+from .mapped import map_npz, write_npz
 from .models import MODEL_REGISTRY, SimilarityModel
 
 __all__ = ["MODEL_FORMAT", "MODEL_FORMAT_VERSION", "save_model", "load_model", "read_model_info",
@@ -35,7 +36,7 @@ def save_model(model: SimilarityModel, path: str | os.PathLike, *, metadata: dic
     model._require_fitted()
     state = model._get_state()
     with atomic_dir(path, force=force, what="model") as tmp:
-        _write_npz(tmp / _ARRAYS, {"n_items_": np.array(model.n_items_), **state})
+        write_npz(tmp / _ARRAYS, {"n_items_": np.array(model.n_items_), **state})
         info = {
             "format": MODEL_FORMAT,
             "format_version": MODEL_FORMAT_VERSION,
@@ -47,27 +48,6 @@ def save_model(model: SimilarityModel, path: str | os.PathLike, *, metadata: dic
         }
         (tmp / _INFO).write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return Path(path)
-
-
-def _write_npz(path: Path, arrays: dict[str, np.ndarray], *, chunk: int = 1 << 24) -> None:
-    """Write ``arrays`` as an uncompressed ``.npz`` (what ``np.savez`` writes, read back by ``np.load``), a chunk at
-    a time. Memory-mapped arrays (HNSW's graph file) have each written chunk's pages dropped from this process
-    again, so saving a model does not hold a second copy of it in memory."""
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
-        for name, value in arrays.items():
-            arr = np.asanyarray(value)
-            mapped = getattr(arr, "_mmap", None) if isinstance(arr, np.memmap) else None
-            if mapped is None or arr.ndim != 1 or arr.offset:
-                with zf.open(f"{name}.npy", "w", force_zip64=True) as f:
-                    np.lib.format.write_array(f, np.asarray(arr), allow_pickle=False)
-                continue
-            step = max(mmap.PAGESIZE, chunk // arr.itemsize * arr.itemsize // mmap.PAGESIZE * mmap.PAGESIZE)
-            with zf.open(f"{name}.npy", "w", force_zip64=True) as f:
-                np.lib.format.write_array_header_1_0(f, np.lib.format.header_data_from_array_1_0(arr))
-                raw = np.asarray(arr).view(np.uint8)
-                for start in range(0, len(raw), step):
-                    f.write(raw[start:start + step])
-                    mapped.madvise(mmap.MADV_DONTNEED, start, min(step, len(raw) - start))
 
 
 def read_versioned_json(path: str | os.PathLike, name: str, fmt: str, version: int) -> dict[str, Any]:
@@ -121,8 +101,30 @@ def load_model(path: str | os.PathLike) -> tuple[SimilarityModel, dict[str, Any]
     # model can let go of a big array (HNSW's graph bytes) before it reads the next.
     try:
         with np.load(apath, allow_pickle=False) as z:
-            model._set_state(z)
+            # the arrays a model reads through a memory map (HNSW's rows, the size of X) stay on disk until used
+            mapped = map_npz(apath, [n for n in getattr(cls, "_mapped_arrays", ()) if f"{n}.npy" in z.zip.namelist()])
+            model._set_state(_Arrays(z, mapped))
             model.n_items_ = int(z["n_items_"])
     except (ValueError, OSError, KeyError, zipfile.BadZipFile) as e:  # damaged, or arrays missing
         raise ModelFileError(f"cannot read {str(apath)!r}: {e}", hint="rebuild the model") from e
     return model, info
+
+
+class _Arrays(Mapping):
+    """A saved model's arrays by name: the memory-mapped ones, else read from the archive when asked for."""
+
+    def __init__(self, npz: Any, mapped: dict[str, np.ndarray]) -> None:
+        self._npz, self._mapped = npz, mapped
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._mapped[name] if name in self._mapped else self._npz[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._npz.files)
+
+    def __len__(self) -> int:
+        return len(self._npz.files)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._npz.files
+

@@ -18,9 +18,13 @@ A built recommender is saved as a directory::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import shutil
+import tempfile
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,8 +42,10 @@ from .catalog import Catalog, EntityIndex
 from .errors import CatalogError, ModelFileError, RecsysError
 from .explain import Explainer
 from .facets import Facets, item_facets
+from .features._links import return_freed_memory
 from .features.space import FeatureSpace, build_artist_space, build_track_space
 from .longtail import blend_seeds, hidden_gems, mmr, popularity_penalty
+from .mapped import load_csr, write_npz
 from .models import MODEL_REGISTRY, SimilarityModel
 
 __all__ = ["Recommender", "RECOMMENDER_FORMAT_VERSION", "Kind"]
@@ -52,6 +58,46 @@ _KINDS = ("artist", "track")
 
 def _catalog_fingerprint(catalog: Catalog) -> str:
     return sha256_file(catalog.path / "manifest.json")
+
+
+#: item vectors at least this large (CSR bytes) are fitted on from a scratch file, memory-mapped (``map_rows``)
+_MAP_ROWS_BYTES = 1 << 28
+
+
+def _csr_bytes(X: sp.csr_matrix) -> int:
+    return int(X.data.nbytes + X.indices.nbytes + X.indptr.nbytes)
+
+
+def _rows_on_disk(X: sp.csr_matrix) -> sp.csr_matrix:
+    """``X`` written to a scratch ``.npz`` in the temporary directory and read back memory-mapped (read-only).
+
+    The file is unlinked as soon as it is mapped: the mapping keeps it readable, its space is freed when the last
+    array over it goes, and nothing is left behind if the process is stopped. Where a mapped file cannot be
+    unlinked (Windows) it is removed when the arrays go, or at exit.
+    """
+    X = sp.csr_matrix(X)
+    hint = "free space there, point TMPDIR at a writable disk with room, or build with map_rows=False"
+    try:
+        scratch = Path(tempfile.mkdtemp(prefix="recsys-rows-"))
+    except OSError as e:
+        raise RecsysError(f"cannot make a scratch directory for the item vectors in {tempfile.gettempdir()!r}: {e}",
+                          hint=hint) from e
+    try:
+        write_npz(scratch / "features.npz", {"data": X.data, "indices": X.indices, "indptr": X.indptr,
+                                             "shape": np.asarray(X.shape, dtype=np.int64)})
+        mapped = load_csr(scratch / "features.npz", mapped=True)
+    except OSError as e:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise RecsysError(f"cannot write the item vectors ({_csr_bytes(X) / 2**20:.0f} MB) to {str(scratch)!r}: {e}",
+                          hint=hint) from e
+    except BaseException:  # Ctrl-C included: no scratch file is left
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    try:
+        shutil.rmtree(scratch)
+    except OSError:  # the file is still mapped and this platform will not unlink it
+        weakref.finalize(mapped.data, shutil.rmtree, scratch, True)
+    return mapped
 
 
 def _model_class(model: str, params: Mapping[str, Any] | None) -> type[SimilarityModel]:
@@ -96,7 +142,8 @@ class Recommender:
     @classmethod
     def build(cls, catalog: Catalog, *, model: str = "exact_cosine", params: Mapping[str, Any] | None = None,
               kind: Kind = "artist", weights: Mapping[str, float] | None = None,
-              progress: bool = False) -> Recommender:
+              family_params: Mapping[str, Mapping[str, Any]] | None = None, progress: bool = False,
+              map_rows: bool | None = None) -> Recommender:
         """Build features and fit a model.
 
         Parameters
@@ -108,6 +155,14 @@ class Recommender:
         kind : {"artist", "track"}
         weights : dict, optional
             Feature-family weights (see ``recsys.features.space.DEFAULT_WEIGHTS``).
+        family_params : dict, optional
+            Constructor parameters per artist feature family, e.g. ``{"inferred_genres": {"max_dense_cells":
+            600_000_000}}`` (see :func:`recsys.features.space.build_artist_space`).
+        map_rows : bool, optional
+            Write the item vectors X to a scratch file (in the temporary directory, ``TMPDIR``) and fit the model
+            on them read back memory-mapped, so the fit holds the model and not X (9 GB at the full dump; the file
+            is unlinked at once and its space freed when the recommender goes). None: when X takes at least
+            256 MB (about 450k artists). The neighbours are the same either way.
         """
         if kind not in _KINDS:
             raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
@@ -120,9 +175,16 @@ class Recommender:
                               "this catalog has no track table to speak of; build artist neighbours instead")
         params = dict(params or {})
         t0 = time.perf_counter()
-        space = build_artist_space(catalog, weights=weights, progress=progress)
+        space = build_artist_space(catalog, weights=weights, progress=progress, family_params=family_params)
         if kind == "track":
             space = build_track_space(catalog, space, weights=weights)
+        # the fitted families were needed for the track space only; genre inference alone keeps ~140 bytes an artist
+        space = dataclasses.replace(space, transformers={})
+        if map_rows or (map_rows is None and _csr_bytes(space.X) >= _MAP_ROWS_BYTES):
+            space = dataclasses.replace(space, X=_rows_on_disk(space.X))
+        # what the feature build freed goes back to the system before the model is fitted: glibc keeps freed
+        # small arrays in its heaps otherwise (56 MB after a feature build of 300k generated artists)
+        return_freed_memory()
         t1 = time.perf_counter()
         fitted = cls_(**params).fit(space.X)
         t2 = time.perf_counter()
@@ -136,8 +198,8 @@ class Recommender:
         X = self.space.X.tocsr()
         with atomic_dir(path, force=force, what="model") as tmp:
             save_model(self.model, tmp / "model", metadata={"kind": self.kind})
-            np.savez(tmp / "features.npz", data=X.data, indices=X.indices, indptr=X.indptr,
-                     shape=np.asarray(X.shape, dtype=np.int64))
+            write_npz(tmp / "features.npz", {"data": X.data, "indices": X.indices, "indptr": X.indptr,
+                                             "shape": np.asarray(X.shape, dtype=np.int64)})
             fams = np.empty(X.shape[1], dtype=object)
             for fam, sl in self.space.blocks:
                 fams[sl] = fam
@@ -183,9 +245,13 @@ class Recommender:
             raise CatalogError(f"model {str(p)!r} was built from another catalog than {str(catalog.path)!r}",
                                hint="pass the catalog it was built from, or rebuild the model on this one")
         model, _ = load_model(p / "model")
-        with np.load(p / "features.npz", allow_pickle=False) as z:
-            X = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(int(v) for v in z["shape"]))
-        model.share_rows(X)  # one copy of the rows when the model keeps them too (HNSW)
+        # big item vectors are read through a memory map, like the rows a model maps (HNSW): pages are read when
+        # used and the kernel may drop them again; small ones are read, and shared with the model when it keeps
+        # the same rows, so they are held once
+        mapped = (p / "features.npz").stat().st_size >= _MAP_ROWS_BYTES
+        X = load_csr(p / "features.npz", mapped=mapped)
+        if not mapped:
+            model.share_rows(X)
         names = pq.read_table(p / "features.parquet").column("name").to_numpy(zero_copy_only=False)
         blocks = [(fam, slice(int(a), int(b))) for fam, a, b in info["blocks"]]
         space = FeatureSpace(X=X, blocks=blocks, feature_names=names, weights=dict(info["weights"]),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys.artifacts import _write_npz
+from recsys.mapped import write_npz
 
 
 def test_write_npz_round_trips_plain_and_memory_mapped_arrays(tmp_path):
@@ -14,7 +14,7 @@ def test_write_npz_round_trips_plain_and_memory_mapped_arrays(tmp_path):
     arrays = {"blob": np.memmap(tmp_path / "blob.bin", dtype=np.uint8, mode="r"),
               "floats": rng.random((7, 3)).astype(np.float32), "ints": np.arange(5), "scalar": np.array(42),
               "empty": np.zeros(0, dtype=np.int32)}
-    _write_npz(tmp_path / "a.npz", arrays, chunk=4096)
+    write_npz(tmp_path / "a.npz", arrays, chunk=4096)
     with np.load(tmp_path / "a.npz", allow_pickle=False) as z:
         assert sorted(z.files) == sorted(arrays)
         for k, v in arrays.items():

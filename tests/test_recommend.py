@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from recsys.catalog import CatalogWriter
@@ -232,3 +233,41 @@ def test_loaded_hnsw_recommender_holds_its_rows_once(small_demo, tmp_path):
     other = loaded.space.X.copy()
     other.data[0] += 1.0
     assert not loaded.model.share_rows(other) and not np.shares_memory(loaded.model.exact_.data, other.data)
+
+
+def test_fitting_on_rows_mapped_from_a_scratch_file(small_demo, tmp_path, monkeypatch):
+    import tempfile
+
+    import recsys.recommend as recommend
+    from recsys.mapped import is_mapped
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # what TMPDIR sets
+    params = {"n_components": 16}
+    in_memory = Recommender.build(small_demo[1], model="hnsw", params=params, map_rows=False)
+    mapped = Recommender.build(small_demo[1], model="hnsw", params=params, map_rows=True)
+    assert not is_mapped(in_memory.space.X.data)
+    assert is_mapped(mapped.space.X.data) and np.shares_memory(mapped.model.exact_.data, mapped.space.X.data)
+    assert list(scratch.iterdir()) == []  # the scratch file was unlinked once mapped
+    assert (mapped.space.X != in_memory.space.X).nnz == 0
+    seeds = [0, 5, 17, 400]
+    pd.testing.assert_frame_equal(mapped.neighbours(seeds, 10), in_memory.neighbours(seeds, 10))
+    assert mapped.space.transformers == {}  # the fitted families are not held past the build
+    # saved from the mapped rows, loaded mapped (as a big model would be): the same answers
+    mapped.save(tmp_path / "r")
+    monkeypatch.setattr(recommend, "_MAP_ROWS_BYTES", 0)
+    loaded = Recommender.load(tmp_path / "r")
+    assert is_mapped(loaded.space.X.data) and is_mapped(loaded.model.exact_.data)
+    pd.testing.assert_frame_equal(loaded.neighbours(seeds, 10), in_memory.neighbours(seeds, 10))
+
+
+def test_a_scratch_directory_that_cannot_be_written_is_a_clear_error(small_demo, tmp_path, monkeypatch):
+    import tempfile
+
+    missing = tmp_path / "gone"
+    monkeypatch.setattr(tempfile, "tempdir", str(missing))
+    with pytest.raises(RecsysError, match="scratch directory") as e:
+        Recommender.build(small_demo[1], model="exact_cosine", map_rows=True)
+    assert str(missing) in str(e.value) and "TMPDIR" in e.value.hint
+    assert not missing.exists()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import threading
 import time
 from typing import Any, ClassVar
 
@@ -23,6 +24,7 @@ from sklearn.utils.extmath import row_norms
 
 from ..csr import row_ranges
 from ..errors import ModelFileError
+from ..mapped import drop_csr_pages
 from .base import _PAD_ID, SimilarityModel, register_model, topk_from_scores
 from .itemknn import _is_int, _rank_pairs
 
@@ -133,12 +135,15 @@ class HNSWIndex(SimilarityModel):
         (every column).
     inverted_ : scipy.sparse.csc_matrix of bool or None
         With the split: which items hold each rare column (the inverted index; the graph's columns are empty).
+        Built on the first query that needs it.
     index_ : hnswlib.Index
         The graph over ``group_vectors_``, labels = group numbers.
 
-    Memory, per item, fitting with the split (1M generated artists, X 586 B per artist): the caller's X, plus
-    the graph (~660 B: the 129-float vector and 32 links), the inverted index (5 B per rare entry, ~120 B) and
-    ~30 B of group bookkeeping. Fitting projects and adds a block of ``_BLOCK_ROWS`` rows at a time; duplicate
+    Memory, per item, fitting with the split (1M generated artists, X 586 B per artist): the caller's X (none
+    of it resident when X is memory-mapped: :func:`recsys.mapped.load_csr`; each pass hands its pages back),
+    plus hnswlib's graph (~660 B saved: the 129-float vector and 32 links; ~810 B in memory with its label map
+    and a lock per element) and ~30 B of group bookkeeping. Answering queries adds the inverted index (5 B per
+    rare entry of X). Fitting projects and adds a block of ``_BLOCK_ROWS`` rows at a time; duplicate
     vectors are found by a 128-bit digest per row, so no n x dim array is ever held.
 
     Notes
@@ -153,6 +158,8 @@ class HNSWIndex(SimilarityModel):
     _EXACT_MAX_ALLOWED: ClassVar[int] = 4096
     #: at most this many disallowed rows -> over-fetch and filter in numpy instead of a Python filter callback
     _OVERFETCH_MAX: ClassVar[int] = 256
+    #: saved arrays read through a memory map when loaded (the rows: the size of X; see recsys.mapped)
+    _mapped_arrays: ClassVar[tuple[str, ...]] = ("exact_data", "exact_indices", "exact_indptr")
 
     def __init__(self, *, n_components: int = 128, M: int = 16, ef_construction: int = 100, ef_search: int = 100,
                  random_state: int = 0, num_threads: int = 1, rerank: int | str = "auto", sparse_max_df: int = 1000,
@@ -206,13 +213,27 @@ class HNSWIndex(SimilarityModel):
         # X would double the largest array of the fit (X is 9 GB at the full dump's 15.4M artists).
         exact_stage = self._pool(n_items) > 0
         self.exact_ = self.row_scale_ = None
+        # X may be memory-mapped (recsys.mapped.load_csr): each pass over it hands back the pages it has read, so
+        # X adds nothing to the fit's peak (a no-op for X in memory)
+        X = sp.csr_matrix(X, dtype=np.float32) if sp.issparse(X) else X  # shares the arrays of a float32 CSR X
+
+        def done_with_x() -> None:
+            if sp.issparse(X):
+                drop_csr_pages(X)
+
         if exact_stage:
-            self.exact_ = sp.csr_matrix(X, dtype=np.float32)  # shares the caller's arrays when X is one already
-            norms = row_norms(self.exact_)
+            self.exact_ = X if sp.issparse(X) else sp.csr_matrix(X, dtype=np.float32)
+            norms = np.empty(n_items, dtype=np.float32)
+            for lo, hi in row_ranges(self.exact_.indptr, 1 << 24):  # a row's norm does not depend on the others
+                norms[lo:hi] = row_norms(self.exact_[lo:hi])
+                done_with_x()
             self.row_scale_ = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0).astype(np.float32)
         self._set_split(None)
         if exact_stage and sp.issparse(X) and self.sparse_max_df:
-            df = np.bincount(self.exact_.indices, minlength=n_features)
+            df = np.zeros(n_features, dtype=np.int64)
+            for lo, hi in row_ranges(X.indptr, 1 << 24):
+                df += np.bincount(X.indices[X.indptr[lo]:X.indptr[hi]], minlength=n_features)
+                done_with_x()
             self._set_split(np.flatnonzero(df > self.sparse_max_df))
         lap("split")
         graph_width = n_features if self.graph_columns_ is None else len(self.graph_columns_)
@@ -227,6 +248,7 @@ class HNSWIndex(SimilarityModel):
                 rng = np.random.default_rng(self.random_state)
                 sample = np.sort(rng.choice(n_items, size=int(self.svd_sample), replace=False))
             svd.fit(self._graph_part(X, sample))
+            done_with_x()
             self.components_ = np.ascontiguousarray(svd.components_, dtype=np.float32)
         else:
             self.components_ = np.zeros((0, graph_width), dtype=np.float32)
@@ -240,6 +262,7 @@ class HNSWIndex(SimilarityModel):
         for start in range(0, n_items, _BLOCK_ROWS):
             v = self._indexed_vectors(X[start:start + _BLOCK_ROWS])
             digests[start:start + len(v)] = _digest_rows(v)
+            done_with_x()
         _, first, inverse = np.unique(digests, return_index=True, return_inverse=True)
         del digests
         renumber = np.empty(len(first), dtype=np.int64)
@@ -261,6 +284,7 @@ class HNSWIndex(SimilarityModel):
             index.add_items(v, np.arange(start, start + len(v)), num_threads=self._hnsw_threads())
             if self._stored_vectors is not None:
                 self._stored_vectors[start:start + len(v)] = v
+            done_with_x()
         lap("graph")
         self._ready(index)
 
@@ -283,20 +307,30 @@ class HNSWIndex(SimilarityModel):
     def _set_split(self, graph_columns: np.ndarray | None) -> None:
         """Set :attr:`graph_columns_` (None: no split) and what is derived from it: the column -> graph position
         table and the inverted index over the other columns of :attr:`exact_` (rebuilt, not saved)."""
-        self.graph_columns_ = self.inverted_ = self._graph_lut = None
+        self.graph_columns_ = self._inverted = self._graph_lut = None
         if graph_columns is None:
             return
         self.graph_columns_ = graph_columns.astype(np.int64, copy=False)
         # int32 per column: position among the graph's columns, -1 for the rare ones (see _graph_part)
         self._graph_lut = np.full(self.exact_.shape[1], -1, dtype=np.int32)
         self._graph_lut[self.graph_columns_] = np.arange(len(self.graph_columns_), dtype=np.int32)
-        self._build_inverted()
 
-    def _build_inverted(self) -> None:
-        """The inverted index: which items hold each rare column (boolean CSC; the graph's columns stay empty).
+    @property
+    def inverted_(self) -> sp.csc_matrix | None:
+        """With the split: which items hold each rare column (boolean CSC; the graph's columns stay empty); None
+        without it. Built on the first query that needs it, not when fitting or loading: a build only fits and
+        saves, and the index (~5 bytes per rare entry of X, ~3 GB at the full dump) is not saved."""
+        if self.graph_columns_ is None:
+            return None
+        if self._inverted is None:
+            with _INVERTED_LOCK:  # concurrent first queries (the app's threads) build it once
+                if self._inverted is None:
+                    self._inverted = self._build_inverted()
+        return self._inverted
 
-        Built a block of rows at a time from the rare entries' coordinates (8 bytes each), never from a copy of X.
-        """
+    def _build_inverted(self) -> sp.csc_matrix:
+        """The inverted index, built a block of rows at a time from the rare entries' coordinates (8 bytes each),
+        never from a copy of X."""
         X = self.exact_
         rare = self._graph_lut < 0
         rows, cols = [], []
@@ -306,8 +340,9 @@ class HNSWIndex(SimilarityModel):
             r = np.repeat(np.arange(lo, hi, dtype=np.int32), np.diff(X.indptr[lo:hi + 1]))
             rows.append(r[keep])
             cols.append(c[keep].astype(np.int32, copy=False))
+            drop_csr_pages(X)
         rows, cols = np.concatenate(rows), np.concatenate(cols)
-        self.inverted_ = sp.csc_matrix((np.ones(len(rows), dtype=bool), (rows, cols)), shape=X.shape)
+        return sp.csc_matrix((np.ones(len(rows), dtype=bool), (rows, cols)), shape=X.shape)
 
     def _graph_part(self, X: Any, rows: np.ndarray | None = None) -> Any:
         """The part of ``X`` (some ``rows``) the graph indexes: every column, or the split's frequent columns of
@@ -415,7 +450,7 @@ class HNSWIndex(SimilarityModel):
     def _n_columns(self) -> int:
         """Number of columns of the fitted ``X``."""
         if self.graph_columns_ is not None:
-            return int(self.inverted_.shape[1])
+            return int(self._graph_lut.shape[0])
         return int(self.components_.shape[1])
 
     # -- querying
@@ -604,6 +639,10 @@ class HNSWIndex(SimilarityModel):
         sphere coordinate."""
         width = self.components_.shape[0] or self.components_.shape[1]
         return int(width) + (self.graph_columns_ is not None)
+
+
+#: guards the first build of an inverted index (queries may come from several threads)
+_INVERTED_LOCK = threading.Lock()
 
 
 def _digest_rows(v: np.ndarray) -> np.ndarray:

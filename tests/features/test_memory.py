@@ -4,6 +4,15 @@ over int64 pair keys, one incidence over every pair) the chunked code replaced."
 
 from __future__ import annotations
 
+import gc
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -12,6 +21,7 @@ import scipy.sparse as sp
 
 import recsys.features.combine as combine_module
 from recsys.catalog import Catalog, CatalogWriter
+from recsys.errors import RecsysError
 from recsys.features import _links
 from recsys.features._links import (
     CacheScope,
@@ -29,7 +39,7 @@ from recsys.features._links import (
 from recsys.features._rows import rowid_to_row
 from recsys.features.audio import AudioProfile
 from recsys.features.collaborations import collab_incidence
-from recsys.features.combine import BlockStack, combine_blocks, stack_columns
+from recsys.features.combine import SPILL_MIN_ROWS, BlockStack, combine_blocks, spill_dir_for, stack_columns
 from recsys.features.compilations import SharedCompilations
 from recsys.features.era import ReleaseEra
 from recsys.features.labels import LabelTfidf
@@ -295,21 +305,6 @@ def test_block_stack_equals_the_whole_block_stacking_bit_for_bit(monkeypatch):
     assert X.shape == want.shape and stack._blocks == {}
 
 
-def test_block_stack_frees_each_row_chunk_as_it_is_copied(monkeypatch):
-    """The stack is filled a row chunk at a time, and each chunk of every block is dropped right after its
-    copy (so the blocks and the result are not held whole together)."""
-    monkeypatch.setattr(combine_module, "_STACK_MIN_ROWS", 100)
-    rng = np.random.default_rng(4)
-    stack = BlockStack(1000, ["a", "b"])
-    stack.add("a", sp.random(1000, 50, density=0.1, format="csr", random_state=rng), 1.0)
-    stack.add("b", sp.random(1000, 9, density=0.5, format="csr", random_state=rng), 1.0)
-    held = []  # chunks still held whenever the stack hands freed memory back (once per row chunk)
-    monkeypatch.setattr(combine_module, "return_freed_memory",
-                        lambda: held.append(sum(c is not None for _, cs in stack._blocks.values() for c in cs)))
-    stack.stack()
-    assert held == [2 * (10 - i) for i in range(1, 11)]  # 10 chunks x 2 blocks, two fewer after each
-
-
 def test_block_stack_refuses_what_it_cannot_place():
     stack = BlockStack(3, ["a", "b"])
     stack.add("a", sp.eye(3, format="csr"), 1.0)
@@ -323,6 +318,215 @@ def test_block_stack_refuses_what_it_cannot_place():
         stack.add("c", sp.eye(3, format="csr"), 1.0)
     with pytest.raises(ValueError, match="never added"):
         stack.stack()
+
+
+def _random_blocks(n: int, rng: np.random.Generator) -> list[tuple[str, sp.spmatrix, float]]:
+    """Blocks of every kind the stack stores differently: wide (int32 indices and counts), narrow with empty
+    rows (uint16), dense, zero-width, and one of weight 0."""
+    narrow = sp.random(n, 12, density=0.4, format="csr", random_state=rng)
+    keep = np.ones(n)
+    keep[::5] = 0.0
+    narrow = sp.csr_matrix(sp.diags(keep) @ narrow)
+    narrow.eliminate_zeros()
+    return [("wide", sp.random(n, 70_000, density=0.0004, format="csr", random_state=rng, dtype=np.float32), 1.0),
+            ("narrow", narrow, 0.25), ("none", sp.csr_matrix((n, 0), dtype=np.float32), 1.0),
+            ("dense", sp.csr_matrix(rng.normal(size=(n, 9)).astype(np.float32)), 0.5),
+            ("off", sp.random(n, 30, density=0.2, format="csr", random_state=rng), 0.0)]
+
+
+def test_spilled_block_stack_equals_the_in_memory_one_bit_for_bit(monkeypatch, tmp_path):
+    """Spilled, the blocks wait in three files each (values, indices, counts; chunks appended), nothing of them
+    in memory, and stack to exactly the matrix of the in-memory stack; the private directory is gone after."""
+    monkeypatch.setattr(combine_module, "_STACK_MIN_ROWS", 37)  # 1000 rows: 28 chunks
+    blocks = _random_blocks(1000, np.random.default_rng(7))
+    names = [b for b, _, _ in blocks]
+    mem, disk = BlockStack(1000, names), BlockStack(1000, names, spill_dir=tmp_path)
+    assert mem.spill_path is None and disk.spill_path.parent == tmp_path
+    assert disk.spill_path.name.startswith("recsys-blocks-")
+    for name, m, w in reversed(blocks):  # any order
+        mem.add(name, m, w)
+        disk.add(name, m, w)
+    files = sorted(os.listdir(disk.spill_path))
+    assert files == sorted(f"block{i}.{k}" for i in range(5) for k in ("data", "indices", "counts"))
+    held = [c for _, chunks in disk._blocks.values() for c in chunks]
+    assert len(held) == 5 * 28 and not any(isinstance(x, np.ndarray) for c in held for x in c)
+    # values float32, indices uint16 (narrow) / int32 (wide), counts uint16 (narrow) / int32 (wide) per row
+    nnz = {name: sum(len(c[0]) for c in mem._blocks[name][1]) for name in names}
+    size = {f: os.path.getsize(disk.spill_path / f) for f in files}
+    assert size["block0.data"] == 4 * nnz["wide"] > 0 and size["block0.indices"] == 4 * nnz["wide"]
+    assert size["block1.indices"] == 2 * nnz["narrow"] > 0 and size["block0.counts"] == 4 * 1000
+    assert size["block1.counts"] == size["block2.counts"] == 2 * 1000 and size["block2.data"] == 0
+    want, want_slices = mem.stack()
+    X, slices = disk.stack()
+    assert slices == want_slices and X.shape == want.shape == (1000, 70_051)
+    for name in ("data", "indices", "indptr"):
+        got, ref = getattr(X, name), getattr(want, name)
+        assert got.dtype == ref.dtype
+        np.testing.assert_array_equal(got, ref)
+    assert X[:, slices[4][1]].nnz > 0 and not X[:, slices[4][1]].data.any()  # weight 0: zeros, kept as before
+    assert os.listdir(tmp_path) == [] and disk.closed
+    with pytest.raises(ValueError, match="closed"):
+        disk.add("wide", blocks[0][1], 1.0)
+
+
+@pytest.mark.parametrize("spill", [False, True])
+def test_block_stack_reads_and_frees_a_row_chunk_at_a_time(monkeypatch, tmp_path, spill):
+    """In memory or spilled, each row chunk of every block is dropped right after its copy into the result."""
+    monkeypatch.setattr(combine_module, "_STACK_MIN_ROWS", 100)
+    rng = np.random.default_rng(4)
+    stack = BlockStack(1000, ["a", "b"], spill_dir=tmp_path if spill else None)
+    stack.add("a", sp.random(1000, 50, density=0.1, format="csr", random_state=rng), 1.0)
+    stack.add("b", sp.random(1000, 9, density=0.5, format="csr", random_state=rng), 1.0)
+    held = []  # chunks still held whenever the stack hands freed memory back (once per row chunk)
+    monkeypatch.setattr(combine_module, "return_freed_memory",
+                        lambda: held.append(sum(c is not None for _, cs in stack._blocks.values() for c in cs)))
+    stack.stack()
+    assert held == [2 * (10 - i) for i in range(1, 11)]  # 10 chunks x 2 blocks, two fewer after each
+
+
+def test_block_stack_leaves_no_spill_files_on_error_ctrl_c_or_when_dropped(tmp_path):
+    m = sp.random(500, 40, density=0.1, format="csr", random_state=np.random.default_rng(5))
+    with pytest.raises(KeyboardInterrupt), BlockStack(500, ["a", "b"], spill_dir=tmp_path) as stack:
+        stack.add("a", m, 1.0)
+        assert len(os.listdir(stack.spill_path)) == 3
+        raise KeyboardInterrupt  # Ctrl-C between two blocks
+    assert os.listdir(tmp_path) == [] and stack._blocks == {}
+    stack.close()  # closing twice is fine
+
+    stack = BlockStack(500, ["a", "b"], spill_dir=tmp_path)
+    stack.add("a", m, 1.0)
+    with pytest.raises(ValueError, match="never added"):  # a caller's slip: the stack stays usable
+        stack.stack()
+    stack.add("b", m, 0.5)
+    assert stack.stack()[0].shape == (500, 80) and os.listdir(tmp_path) == []
+
+    stack = BlockStack(500, ["a"], spill_dir=tmp_path)  # neither closed nor stacked: removed once collected
+    stack.add("a", m, 1.0)
+    assert len(os.listdir(tmp_path)) == 1
+    del stack
+    gc.collect()
+    assert os.listdir(tmp_path) == []
+
+
+def test_spill_dir_that_cannot_hold_the_blocks_is_a_clear_error(tmp_path):
+    """A missing or non-directory spill_dir, and a disk that fills up mid-block, raise a RecsysError naming the
+    directory and saying what to do; nothing is left behind."""
+    m = sp.random(2000, 50, density=0.2, format="csr", random_state=np.random.default_rng(6))  # 20k values
+    for bad in (tmp_path / "missing", tmp_path / "a_file"):
+        if bad.name == "a_file":
+            bad.write_text("x")
+        with pytest.raises(RecsysError, match=str(bad)) as err:
+            BlockStack(2000, ["a"], spill_dir=bad)
+        assert "TMPDIR" in err.value.hint and "spill_dir=False" in err.value.hint
+    (tmp_path / "a_file").unlink()
+    assert os.listdir(tmp_path) == []
+
+    # a full disk: the kernel refuses writes past RLIMIT_FSIZE (EFBIG) just as it refuses them on a full disk
+    # (ENOSPC); SIGXFSZ is ignored so the write fails instead of the process being killed
+    stack = BlockStack(2000, ["a"], spill_dir=tmp_path)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    old = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (16_384, hard))
+    try:
+        with pytest.raises(RecsysError, match=f"block 'a' to '{tmp_path}'") as err:
+            stack.add("a", m, 1.0)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, old)
+    assert "TMPDIR" in err.value.hint and "large" in str(err.value)  # errno 27: File too large
+    assert os.listdir(tmp_path) == [] and stack.closed
+
+
+def test_spill_rule_follows_size_and_tmpdir(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # gettempdir() reads TMPDIR again
+    assert spill_dir_for(None, SPILL_MIN_ROWS - 1) is None
+    assert spill_dir_for(None, SPILL_MIN_ROWS) == str(tmp_path)
+    assert spill_dir_for(True, 10) == str(tmp_path) and spill_dir_for(False, 10**9) is None
+    assert spill_dir_for(tmp_path / "x", 10) == str(tmp_path / "x")
+    for bad in ("", 3):
+        with pytest.raises(ValueError, match="spill_dir"):
+            spill_dir_for(bad, 10)
+
+
+def _spy_on_genre_inference(monkeypatch, where) -> list[str]:
+    """Files in the spill directories under ``where`` while genre inference (the last family) propagates."""
+    import recsys.features.genre_inference as gi_module
+
+    seen: list[str] = []
+    real = gi_module.GenreInference._propagate
+
+    def spy(self, *args, **kwargs):
+        seen.extend(f for d in os.listdir(where) if d.startswith("recsys-blocks-") for f in os.listdir(where / d))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(gi_module.GenreInference, "_propagate", spy)
+    return seen
+
+
+SPILLED_8 = sorted(f"block{i}.{k}" for i in range(8) for k in ("data", "indices", "counts"))
+
+
+def test_build_spills_finished_blocks_and_gives_the_same_space_bit_for_bit(small_demo, tmp_path, monkeypatch):
+    """While genre inference (the last family) runs, the 8 earlier blocks wait on disk; X, its column blocks
+    and feature names equal the in-memory build's exactly, and the spill directory is empty afterwards."""
+    ref = build_artist_space(Catalog.open(small_demo[1].path), spill_dir=False)
+    seen = _spy_on_genre_inference(monkeypatch, tmp_path)
+    space = build_artist_space(Catalog.open(small_demo[1].path), spill_dir=tmp_path)
+    assert sorted(seen) == SPILLED_8
+    assert os.listdir(tmp_path) == []
+    for name in ("data", "indices", "indptr"):
+        got, want = getattr(space.X, name), getattr(ref.X, name)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+    assert space.X.shape == ref.X.shape and space.blocks == ref.blocks
+    assert (space.feature_names == ref.feature_names).all() and space.X.nnz > 10_000
+
+
+def test_build_spills_to_tmpdir_from_the_threshold_on(small_demo, tmp_path, monkeypatch):
+    """The default rule: below SPILL_MIN_ROWS artists the blocks stay in memory, from it on they go to TMPDIR."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # gettempdir() reads TMPDIR again
+    n = small_demo[1].num_rows("artists")
+    seen = _spy_on_genre_inference(monkeypatch, tmp_path)
+    monkeypatch.setattr(combine_module, "SPILL_MIN_ROWS", n + 1)
+    build_artist_space(Catalog.open(small_demo[1].path))
+    assert seen == []
+    monkeypatch.setattr(combine_module, "SPILL_MIN_ROWS", n)
+    build_artist_space(Catalog.open(small_demo[1].path))
+    assert sorted(seen) == SPILLED_8 and os.listdir(tmp_path) == []
+
+
+def test_build_leaves_no_spill_files_when_a_family_fails(small_demo, tmp_path):
+    """A family failing after the others were spilled (genre inference refuses n_jobs=0 in fit) leaves the
+    spill directory empty."""
+    with pytest.raises(ValueError, match="n_jobs"):
+        build_artist_space(Catalog.open(small_demo[1].path), spill_dir=tmp_path,
+                           family_params={"inferred_genres": {"n_jobs": 0}})
+    assert os.listdir(tmp_path) == []
+
+
+def test_ctrl_c_during_a_build_leaves_no_spill_files(small_demo, tmp_path):
+    """A real SIGINT to a build in another process, once it has spilled a block: it stops with
+    KeyboardInterrupt and the spill directory is empty."""
+    code = ("import sys; from recsys.catalog import Catalog; from recsys.features.space import build_artist_space; "
+            "build_artist_space(Catalog.open(sys.argv[1]), spill_dir=sys.argv[2])")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(small_demo[1].path), str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob("recsys-blocks-*/*.counts")):  # the first block is being spilled: mid-build
+            assert proc.poll() is None, f"the build ended before spilling: {proc.stderr.read()}"
+            assert time.monotonic() < deadline, "no block was spilled within 120 s"
+            time.sleep(0.002)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode != 0 and "KeyboardInterrupt" in err, err
+    assert os.listdir(tmp_path) == []
 
 
 def test_done_reading_drops_only_what_later_steps_do_not_read(catalog):

@@ -131,3 +131,55 @@ def test_graph_columns_are_picked_exactly_as_scipy_would():
     assert 0 < len(m.graph_columns_) < X.shape[1]
     for attr in ("indptr", "indices", "data"):  # same entries in the same order: the projection sums alike
         np.testing.assert_array_equal(getattr(got, attr), getattr(ref, attr))
+
+
+def _rss_file_kb() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(ln.split()[1]) for ln in f if ln.startswith("RssFile"))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads the resident set from /proc")
+def test_fit_on_memory_mapped_rows_reads_them_where_they_lie(tmp_path):
+    from sklearn.decomposition import TruncatedSVD  # noqa: F401  (its code pages are not X's)
+
+    from recsys.mapped import is_mapped, load_csr
+
+    rng = np.random.default_rng(7)
+    X = sp.random(40_000, 3000, density=0.02, format="csr", dtype=np.float32, random_state=rng)  # ~19 MB
+    X.indices, X.indptr = X.indices.astype(np.int32), X.indptr.astype(np.int32)
+    path = tmp_path / "features.npz"
+    np.savez(path, data=X.data, indices=X.indices, indptr=X.indptr, shape=np.asarray(X.shape, dtype=np.int64))
+    params = dict(n_components=16, rerank=50, sparse_max_df=100, svd_sample=5000, M=8, ef_construction=20)
+    in_memory = HNSWIndex(**params).fit(X)
+    mapped = load_csr(path, mapped=True)
+    before = _rss_file_kb()
+    m = HNSWIndex(**params).fit(mapped)
+    grown = _rss_file_kb() - before
+    assert is_mapped(m.exact_.data) and np.shares_memory(m.exact_.data, mapped.data)
+    # every pass handed its pages back: X (19 MB) is not resident after the fit
+    assert grown < 4_000, grown
+    assert _index_bytes(m, tmp_path) == _index_bytes(in_memory, tmp_path)  # the same graph
+    q = np.arange(0, 40_000, 997)
+    for a, b in zip(m.similar_items(q, 10), in_memory.similar_items(q, 10)):
+        np.testing.assert_array_equal(a, b)
+    # saved and loaded, the rows are read through a memory map of the model file
+    save_model(m, tmp_path / "m")
+    loaded, _ = load_model(tmp_path / "m")
+    assert is_mapped(loaded.exact_.data) and is_mapped(loaded.exact_.indices)
+    np.testing.assert_array_equal(loaded.similar_items(q, 10)[0], m.similar_items(q, 10)[0])
+
+
+def test_the_inverted_index_is_built_by_the_first_query_not_by_fit_or_load(X, tmp_path):
+    m = HNSWIndex(n_components=16, rerank=40, sparse_max_df=2).fit(X)
+    assert m.graph_columns_ is not None and m._inverted is None  # a build fits and saves: no index needed
+    save_model(m, tmp_path / "m")
+    loaded, _ = load_model(tmp_path / "m")
+    assert loaded._inverted is None
+    ids, _ = loaded.similar_items([0, 1, 2], 5)
+    assert loaded._inverted is not None  # the first query built it
+    np.testing.assert_array_equal(ids, m.similar_items([0, 1, 2], 5)[0])
+    inv = loaded.inverted_
+    assert inv is loaded.inverted_  # built once
+    # it holds exactly the rare entries of X
+    rare = np.setdiff1d(np.arange(X.shape[1]), m.graph_columns_)
+    assert (inv[:, rare] != (X[:, rare] != 0)).nnz == 0 and inv[:, m.graph_columns_].nnz == 0
