@@ -9,9 +9,9 @@ __version__ = "0.1.0"
 import os as _os
 
 if "ARROW_DEFAULT_MEMORY_POOL" not in _os.environ:
-    # Arrow's default allocator (mimalloc) keeps the pages of freed buffers for its own reuse: after a feature
-    # build of 300k generated artists 258 MB stayed resident with nothing allocated, 6x what the system allocator
-    # kept, and numpy and hnswlib cannot reuse them (benchmarks/README.md). Set the variable to choose another.
+    # Arrow's default allocator (mimalloc) keeps the pages of freed buffers for its own reuse, which numpy and
+    # hnswlib cannot use. This reaches the allocations pyarrow's Python calls make; Arrow's C++ readers keep their
+    # default pool unless the variable is set before Arrow's first allocation (benchmarks/README.md).
     import pyarrow as _pa
 
     _pa.set_memory_pool(_pa.system_memory_pool())

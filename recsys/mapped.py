@@ -139,9 +139,9 @@ def drop_pages(arr: np.ndarray, start: int = 0, stop: int | None = None) -> bool
     """Hand back the resident pages of ``arr[start:stop]`` (a 1-d contiguous array) if it is a read-only memory
     map; the pages are read again if used. Returns whether anything was dropped (False for arrays in memory,
     which are left alone)."""
-    if not is_mapped(arr) or arr.ndim != 1 or not arr.flags.c_contiguous or not len(arr):
-        return False
     mm = _mapping(arr)
+    if mm is None or mm.closed or arr.ndim != 1 or not arr.flags.c_contiguous or not len(arr):
+        return False
     stop = len(arr) if stop is None else min(int(stop), len(arr))
     if stop <= start:
         return False
