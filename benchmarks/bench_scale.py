@@ -45,6 +45,8 @@ from typing import Any
 
 import numpy as np
 
+import recsys  # noqa: F401  (first, as for a user of the CLI: it selects Arrow's allocator)
+
 FULL_ARTISTS = 15_400_000
 FULL_TRACKS = 256_000_000
 STAGES = ("generate", "ingest", "features", "streaming", "exact_cosine", "hnsw", "neighbour_table", "tracks", "itemknn",

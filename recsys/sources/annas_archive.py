@@ -65,9 +65,12 @@ _LENIENT_HINT = ("the file may be damaged or not an Anna's Archive dump; re-run 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 # What a damaged file raises while being read: SQLite's own errors, or garbage where text should be.
 _DAMAGE = (sqlite3.DatabaseError, UnicodeDecodeError)
-# Rows per ADBC result batch: larger than any one range, so each range comes back as a single batch and ADBC
-# infers each column's type from all of its rows (it fixes types on the first batch).
-_ADBC_ROWS = 1 << 26
+# ADBC's SQLite driver fixes each column's type on a result's first batch and fails on a later value of another
+# type, so every query must come back as one batch: its batch size is set to the most rows the query can return.
+# It also reserves batch size x 8 bytes per column up front: a fixed 2**26 rows cost 512 MB of address space per
+# column (untouched, but charged against the kernel's commit limit and, merged across a long-lived process's
+# failed ingests, enough for fork() to fail), so the size is the query's own bound, with a re-run if it is passed.
+_ADBC_GUESS_ROWS = 1 << 16
 _DAMAGE_HINT = "the file is damaged or truncated; fetch or decompress it again"
 _DATE_DAY = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
 _DATE_MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
@@ -249,18 +252,35 @@ class _Source:
             except Exception:
                 pass
 
-    def fetch(self, sql: str, params: tuple = ()) -> pa.Table:
-        """Run a query through ADBC and return all its rows as one Arrow table (one batch: see ``_ADBC_ROWS``)."""
-        return self.reader.submit(self._fetch, sql, params).result()
+    def fetch(self, sql: str, params: tuple = (), *, rows: int = _ADBC_GUESS_ROWS) -> pa.Table:
+        """Run a query through ADBC and return all its rows as one Arrow table of one batch.
 
-    def _fetch(self, sql: str, params: tuple) -> pa.Table:
-        cur = self.adbc.cursor()
+        ``rows`` is the most rows the query should return (ADBC reserves that many per column up front); a query
+        that returns more, or whose later rows change a column's type, is counted and run again at its size.
+        """
+        return self.reader.submit(self._fetch, sql, params, max(int(rows), 1)).result()
+
+    def _fetch(self, sql: str, params: tuple, rows: int) -> pa.Table:
         try:
-            cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(_ADBC_ROWS)})
-            cur.execute(sql, params)
-            return cur.fetch_arrow_table()
+            t = self._run(sql, params, rows)
+            if t is not None and len(t.to_batches()) <= 1:
+                return t
+            n = self._run(f"SELECT count(*) FROM ({sql})", params, 1).column(0)[0].as_py()
+            return self._run(sql, params, n + 1, retry=False)
         except OSError as e:  # the ADBC driver reports SQLite errors (damage, I/O) as OSError
             raise SourceError(f"{str(self.path)!r}: reading failed: {e}", hint=_DAMAGE_HINT) from e
+
+    def _run(self, sql: str, params: tuple, rows: int, retry: bool = True) -> pa.Table | None:
+        """One ADBC query at batch size ``rows``; None when a later batch changed a column's type (``retry``)."""
+        cur = self.adbc.cursor()
+        try:
+            cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(rows)})
+            cur.execute(sql, params)
+            return cur.fetch_arrow_table()
+        except OSError as e:
+            if retry and "Type mismatch" in str(e):
+                return None
+            raise
         finally:
             cur.close()
 
@@ -391,7 +411,7 @@ class _Ingest:
         if key != "rowid":  # playlist_tracks: ranges of playlists, sized to about batch_rows entries
             # Counted through ADBC (no mmap): on the Python connection this scan would map up to 1 GB of the
             # file into the process (resident, so it counts as the ingest's memory).
-            n = src.fetch(f"SELECT count(*) FROM {src.table_ref(table)}").column(0)[0].as_py()
+            n = src.fetch(f"SELECT count(*) FROM {src.table_ref(table)}", rows=1).column(0)[0].as_py()
             step = max(1, int(self.o.batch_rows * (hi - lo + 1) / max(n, 1)))
         bar = tqdm(total=hi - lo + 1, desc=desc or table, unit="id", unit_scale=True, disable=not self.progress,
                    leave=False)
@@ -399,7 +419,8 @@ class _Ingest:
             start = lo
             while start <= hi:
                 end = min(start + step - 1, hi)
-                t = src.fetch(sql, (start, end))
+                # a rowid range holds at most one row per id; a playlist range about batch_rows entries
+                t = src.fetch(sql, (start, end), rows=end - start + 1 if key == "rowid" else 2 * self.o.batch_rows)
                 bar.update(end - start + 1)
                 start = end + 1
                 if t.num_rows == 0:
@@ -502,7 +523,7 @@ class _Ingest:
         step = 1 << 22
         for start in range(lo, hi + 1, step):
             t = src.fetch(f"SELECT rowid FROM {src.table_ref(table)} WHERE rowid BETWEEN ? AND ?",
-                          (start, start + step - 1))
+                          (start, start + step - 1), rows=step)
             if t.num_rows:
                 mask[t.column(0).to_numpy()] = True
         return mask
@@ -793,7 +814,7 @@ class _Ingest:
             start = lo
             while start <= hi:
                 end = min(start + self.o.batch_rows - 1, hi)
-                t = src.fetch(sql, (start, end))
+                t = src.fetch(sql, (start, end), rows=end - start + 1)
                 bar.update(end - start + 1)
                 start = end + 1
                 if t.num_rows == 0:
@@ -839,7 +860,7 @@ class _Ingest:
             last: str | None = None
             while True:
                 op = ">=" if last is None else ">"
-                t = main.fetch(_TRACK_PAGE.format(op=op), ("" if last is None else last, page))
+                t = main.fetch(_TRACK_PAGE.format(op=op), ("" if last is None else last, page), rows=page)
                 if t.num_rows == 0:
                     break
                 ids = t.column(0).combine_chunks()
@@ -852,7 +873,7 @@ class _Ingest:
                         rows = np.concatenate([rows, tie.column(1).to_numpy()])
                 kept = self.track_keep[rows]
                 kept_ids, kept_rows = ids.filter(pa.array(kept)), rows[kept]
-                a = src.fetch(_AUDIO_PAGE.format(op=op), ("" if last is None else last, top))
+                a = src.fetch(_AUDIO_PAGE.format(op=op), ("" if last is None else last, top), rows=2 * page)
                 if a.num_rows and len(kept_rows):
                     at = pc.index_in(a.column(1).combine_chunks(), value_set=kept_ids)  # first match: lowest rowid
                     hit = at.is_valid().to_numpy(zero_copy_only=False)

@@ -11,9 +11,11 @@ import sqlite3
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from conftest import ALBUMS, ARTISTS, CREDITS, GENRES, TRACKS, build_tiny_dump, run_sql
 
@@ -24,6 +26,7 @@ from recsys.sources.annas_archive import (
     IngestOptions,
     _Ingest,
     _joinable_by_index,
+    _Source,
     ingest,
     locate_sources,
     open_readonly,
@@ -179,6 +182,39 @@ def test_source_may_be_read_only_on_disk(tiny_dump, tmp_path):
         assert cat.num_rows("tracks") == len(TRACKS)
     finally:
         tiny_dump.chmod(0o755)
+
+
+# --- memory: ADBC batches sized to each query ----------------------------------------------------------------
+
+@pytest.mark.parametrize("later", ["7", "'seven'"], ids=["same-type", "type-changes"])
+def test_fetch_past_its_row_bound_comes_back_whole(tmp_path, later):
+    """A query that returns more rows than its bound (or whose later rows change a column's type) is run again
+    at its size: one batch, every row, and the column's type from all of its values."""
+    db = tmp_path / "t.sqlite"
+    run_sql(db, "CREATE TABLE t (x INTEGER)", "INSERT INTO t VALUES (1), (2), (3), (4), (5)",
+            f"INSERT INTO t VALUES ({later})")
+    with ThreadPoolExecutor(1) as reader:
+        src = _Source(SourceFile.MAIN, db, reader)
+        try:
+            t = src.fetch("SELECT x FROM t ORDER BY rowid", rows=2)
+        finally:
+            src.close()
+    assert len(t.to_batches()) == 1
+    assert t.column(0).to_pylist()[-1] in (7, "seven") and t.num_rows == 6
+    assert pa.types.is_integer(t.column(0).type) == (later == "7")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+def test_ingest_reserves_address_space_for_its_batches_only(tiny_dump, tmp_path):
+    """ADBC reserves its batch size x 8 bytes per column before reading: a fixed 2**26-row batch took 10 GB of
+    address space for a six-artist dump, charged against the commit limit (fork() failed in a long-lived
+    process after a few interrupted ingests)."""
+    code = ("import sys; from recsys.sources.annas_archive import ingest; ingest(sys.argv[1], sys.argv[2], "
+            "progress=False); print([l for l in open('/proc/self/status') if l.startswith('VmPeak')][0])")
+    out = subprocess.run([sys.executable, "-c", code, str(tiny_dump), str(tmp_path / "cat")], check=True,
+                         capture_output=True, text=True).stdout
+    peak_mb = int(out.split()[1]) / 1024
+    assert peak_mb < 3000, f"ingest of a tiny dump reserved {peak_mb:.0f} MB of address space"
 
 
 # --- memory: the audio join holds no per-track ids ---------------------------------------------------------------
