@@ -121,22 +121,23 @@ def rss_now_mb() -> float:
 # ----------------------------------------------------------------------------------------------------------------
 # stages (each runs in a child process; returns a dict of figures)
 def _load_space(d: Path):
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     from recsys.features.space import FeatureSpace
     from recsys.mapped import load_csr
     from recsys.recommend import _MAP_ROWS_BYTES
+    from recsys.strings import StringColumn
 
     X = load_csr(d / "features.npz", mapped=(d / "features.npz").stat().st_size >= _MAP_ROWS_BYTES)
     t = pq.read_table(d / "features.parquet")
-    fams = t.column("family").to_pylist()
-    blocks, start = [], 0
-    for i in range(1, len(fams) + 1):
-        if i == len(fams) or fams[i] != fams[start]:
-            blocks.append((fams[start], slice(start, i)))
-            start = i
+    fams = t.column("family").combine_chunks()
+    # a block ends where the family changes (found in Arrow: millions of columns)
+    ends = np.flatnonzero(pc.not_equal(fams[1:], fams[:-1]).to_numpy(zero_copy_only=False)) + 1
+    bounds = [0, *ends.tolist(), len(fams)] if len(fams) else []
+    blocks = [(fams[lo].as_py(), slice(lo, hi)) for lo, hi in zip(bounds[:-1], bounds[1:])]
     weights = json.loads((d / "features.json").read_text())["weights"]
-    names = np.asarray(t.column("name").to_pylist(), dtype=object)
+    names = StringColumn(t.column("name"))
     return FeatureSpace(X=X, blocks=blocks, feature_names=names, weights=weights, kind="artist")
 
 
@@ -199,7 +200,6 @@ def genre_family_params(n_artists: int) -> dict[str, dict[str, Any]]:
 
 
 def stage_features(d: Path, a: argparse.Namespace) -> dict:
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from recsys.catalog import Catalog
@@ -213,12 +213,7 @@ def stage_features(d: Path, a: argparse.Namespace) -> dict:
     X = space.X.tocsr()
     np.savez(d / "features.npz", data=X.data, indices=X.indices, indptr=X.indptr,
              shape=np.asarray(X.shape, dtype=np.int64))
-    fams = np.empty(X.shape[1], dtype=object)
-    for fam, sl in space.blocks:
-        fams[sl] = fam
-    pq.write_table(pa.table({"family": pa.array(fams.tolist(), pa.string()),
-                             "name": pa.array([str(n) for n in space.feature_names], pa.string())}),
-                   d / "features.parquet")
+    pq.write_table(space.columns_table(), d / "features.parquet")
     (d / "features.json").write_text(json.dumps({"weights": space.weights}))
     build_sec = time.perf_counter() - t0  # the build and writing X and the names, as a pipeline would
     return {"seconds": sec, "build_seconds": build_sec, "family_seconds": space.timings, "family_memory_mb": space.memory_mb,
@@ -574,6 +569,43 @@ def run_stage(stage: str, d: Path, a: argparse.Namespace, size: int) -> dict:
     return res
 
 
+def run_stage_repeated(stage: str, d: Path, a: argparse.Namespace, size: int) -> dict:
+    """Run one stage ``a.repeats`` times (the dump is generated once): times are the runs' medians, peak memory
+    their maximum, and every run's main figures are kept under ``repeats``. One run of a build at 1M varied by
+    +-7% between runs on the idle machine, which moves a projection 15x further out by as much."""
+    n = 1 if stage == "generate" else max(1, int(a.repeats))
+    runs = [run_stage(stage, d, a, size) for _ in range(n)]
+    if n == 1:
+        return runs[0]
+    res = _combine_runs(runs)
+    res["repeats"] = [{k: r.get(k) for k in ("seconds", "wall_seconds", "cpu_seconds", "peak_rss_mb")} for r in runs]
+    (d / "stages" / f"{stage}.json").write_text(json.dumps(res, indent=1))
+    log(f"n={size:,}: {stage} x{n}: median {res['wall_seconds']:.1f} s "
+        f"(runs {', '.join(str(r['wall_seconds']) for r in runs)}), peak RSS {res['peak_rss_mb']:.0f} MB")
+    return res
+
+
+def _combine_runs(runs: list[dict]) -> dict:
+    """The run with the median wall time, with every time (``*seconds``) the runs' median and every resident-memory
+    figure (``*rss*``) their maximum, in nested dicts too."""
+    order = sorted(range(len(runs)), key=lambda i: runs[i]["wall_seconds"])
+
+    def merge(dicts: list[dict], base: dict) -> dict:
+        out = {}
+        for k, v in base.items():
+            vals = [x.get(k) for x in dicts]
+            if isinstance(v, dict) and all(isinstance(x, dict) for x in vals):
+                out[k] = merge(vals, v)
+            elif isinstance(v, (int, float)) and not isinstance(v, bool) and \
+                    all(isinstance(x, (int, float)) for x in vals) and ("seconds" in k or "rss" in k):
+                out[k] = max(vals) if "rss" in k else float(np.median(vals))
+            else:
+                out[k] = v
+        return out
+
+    return merge(runs, runs[order[len(order) // 2]])
+
+
 def dump_matches(d: Path, size: int, seed: int) -> bool:
     man = d / "dump" / "synth_manifest.json"
     if not man.is_file():
@@ -823,6 +855,8 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"comma-separated subset of {','.join(STAGES)}")
     ap.add_argument("--als", action="store_true", help="also fit and measure ALS")
     ap.add_argument("--resume", action="store_true", help="keep stage results already in the workdir")
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="runs of each stage but generate: times are their medians, peak memory their maximum")
     ap.add_argument("--queries", type=int, default=200, help="single queries timed per model")
     ap.add_argument("--batch", type=int, default=50, help="queries per batch")
     ap.add_argument("--recall-sample", type=int, default=1000, help="queries for recall@10 against exact search")
@@ -854,7 +888,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {"benchmark": "scale", "date": _dt.datetime.now().isoformat(timespec="seconds"),
                               "machine": machine(), "note": a.note, "nice": os.nice(0),
                               "settings": {k: getattr(a, k) for k in ("seed", "queries", "batch", "recall_sample",
-                                                                      "table_rows", "track_queries")},
+                                                                      "table_rows", "track_queries", "repeats")},
                               "model_params": MODEL_PARAMS, "full_dump": {"artists": FULL_ARTISTS,
                                                                           "tracks": FULL_TRACKS},
                               "sizes": {}}
@@ -875,7 +909,7 @@ def main(argv: list[str] | None = None) -> int:
             if a.resume and sj.is_file():
                 entry["stages"][stage] = json.loads(sj.read_text())
                 continue
-            entry["stages"][stage] = run_stage(stage, d, a, size)
+            entry["stages"][stage] = run_stage_repeated(stage, d, a, size)
         for stage, v in prev.items():  # stages not run now keep their earlier figures
             entry["stages"].setdefault(stage, v)
         result["sizes"][size] = entry

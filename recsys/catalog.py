@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from . import __version__
 from .atomic import atomic_dir, sha256_file, write_json_atomic
 from .errors import AmbiguousNameError, CatalogError, UnknownIdError
+from .strings import StringColumn
 
 __all__ = [
     "CATALOG_FORMAT",
@@ -436,15 +437,18 @@ def normalize_name(name: str) -> str:
 class EntityIndex:
     """Id <-> row map and name lookup for one entity table (artists or tracks).
 
-    Rows are positions in the catalog table (0..n-1), which is what models use.
+    Rows are positions in the catalog table (0..n-1), which is what models use. ``ids`` and ``names`` are
+    :class:`~recsys.strings.StringColumn` (numpy-style reads: ``ids[row]`` is a str, ``ids[rows]`` an ndarray of
+    object).
     """
 
     def __init__(self, kind: str, table: pa.Table, *, isrc: Callable[[], np.ndarray] | None = None) -> None:
         self.kind = kind
         self._isrc_loader = isrc
         self._rows_of_isrc: dict[str, list[int]] | None = None
-        self.ids = np.asarray(table.column("id").to_numpy(zero_copy_only=False), dtype=object)
-        self.names = np.asarray(table.column("name").to_numpy(zero_copy_only=False), dtype=object)
+        # held in Arrow, not as a Python string per value: 1M generated artists 158 -> 48 MB (~1.5 GB at the full dump)
+        self.ids = StringColumn(table.column("id"))
+        self.names = StringColumn(table.column("name"))
         self.popularity = table.column("popularity").to_numpy(zero_copy_only=False)
         self.followers = (table.column("followers_total").to_numpy(zero_copy_only=False)
                           if "followers_total" in table.column_names else None)

@@ -16,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .catalog import Catalog
+from .strings import StringColumn
 
 __all__ = ["Reason", "Explainer"]
 
@@ -44,7 +45,7 @@ class Explainer:
         The combined, weighted item vectors the model's similarity is based on.
     blocks : list of (family, slice)
         Column range of each family in ``X``.
-    feature_names : array of str, shape (n_features,)
+    feature_names : StringColumn or sequence of str, shape (n_features,)
         ``"family=key"`` names.
     min_share : float
         Families contributing less than this share of the pair's dot product are left out.
@@ -55,12 +56,13 @@ class Explainer:
         self.catalog = catalog
         self.X = sp.csr_matrix(X)
         self.blocks = list(blocks)
-        self.names = np.asarray(feature_names, dtype=object)
+        self.names = StringColumn(feature_names)  # no copy of a StringColumn
         self.min_share = min_share
         self.max_features = max_features
-        self._family_of_col = np.empty(self.X.shape[1], dtype=object)
-        for fam, sl in self.blocks:
-            self._family_of_col[sl] = fam
+        # a column's family from the block starting last at or before it: no array per column (millions)
+        ordered = sorted(self.blocks, key=lambda b: (b[1].start, b[1].stop))
+        self._block_starts = np.array([sl.start for _, sl in ordered], dtype=np.int64)
+        self._block_families = np.array([fam for fam, _ in ordered], dtype=object)
         self._id_names: dict[str, dict[str, str]] = {}
 
     # -- names for ids ----------------------------------------------------------------------------------------
@@ -97,7 +99,7 @@ class Explainer:
         total = float(vals.sum())
         if total <= 0:
             return []
-        fams = self._family_of_col[cols]
+        fams = self._block_families[np.searchsorted(self._block_starts, cols, side="right") - 1]
         reasons = []
         for fam in dict.fromkeys(fams.tolist()):
             sel = fams == fam

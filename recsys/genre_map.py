@@ -45,6 +45,7 @@ from .errors import RecsysError, UnknownIdError
 from .features._links import artists_with_genres, cached, safe_normalize
 from .features.genres import genre_incidence
 from .longtail import head_threshold
+from .strings import StringColumn
 
 __all__ = ["genre_map", "neighbourhood_on_map", "genre_tail_artists", "genre_names", "SMALL_MAP",
            "INFERRED_TOP"]
@@ -123,10 +124,10 @@ def _state(rec: Any) -> _Genres:
     key_to_code: dict[str, int] = {}
     for code, name in enumerate(names.tolist()):  # a few thousand names at most
         key_to_code.setdefault(_genre_key(name), code)
-    feat = np.asarray(rec.space.feature_names, dtype=object)
+    feat = StringColumn(rec.space.feature_names)
     # only the two genre blocks can hold a genre's own column (a label or playlist named like a genre cannot)
-    col_of = {str(feat[i]): i for fam, sl in rec.space.blocks if fam in ("genres", "inferred_genres")
-              for i in range(sl.start, sl.stop)}
+    col_of = {str(name): sl.start + k for fam, sl in rec.space.blocks if fam in ("genres", "inferred_genres")
+              for k, name in enumerate(feat[sl])}
     own_g = np.array([col_of.get(f"genre={g}", -1) for g in names.tolist()], dtype=np.int64)
     own_i = np.array([col_of.get(f"inferred_genre={g}", -1) for g in names.tolist()], dtype=np.int64)
     st = _Genres(names=names, key_to_code=key_to_code, M=M, M_rows=M.tocsr(), counts=np.diff(M.indptr).astype(np.int64),

@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 import scipy.sparse as sp
 
@@ -47,6 +46,7 @@ from .features.space import FeatureSpace, build_artist_space, build_track_space
 from .longtail import blend_seeds, hidden_gems, mmr, popularity_penalty
 from .mapped import load_csr, write_npz
 from .models import MODEL_REGISTRY, SimilarityModel
+from .strings import StringColumn
 
 __all__ = ["Recommender", "RECOMMENDER_FORMAT_VERSION", "Kind"]
 
@@ -200,12 +200,7 @@ class Recommender:
             save_model(self.model, tmp / "model", metadata={"kind": self.kind})
             write_npz(tmp / "features.npz", {"data": X.data, "indices": X.indices, "indptr": X.indptr,
                                              "shape": np.asarray(X.shape, dtype=np.int64)})
-            fams = np.empty(X.shape[1], dtype=object)
-            for fam, sl in self.space.blocks:
-                fams[sl] = fam
-            pq.write_table(pa.table({"family": pa.array(fams.tolist(), pa.string()),
-                                     "name": pa.array([str(n) for n in self.space.feature_names], pa.string())}),
-                           tmp / "features.parquet")
+            pq.write_table(self.space.columns_table(), tmp / "features.parquet")
             files = ["features.npz", "features.parquet", "model/model.json", "model/arrays.npz"]
             info = {
                 "format": RECOMMENDER_FORMAT,
@@ -252,7 +247,7 @@ class Recommender:
         X = load_csr(p / "features.npz", mapped=mapped)
         if not mapped:
             model.share_rows(X)
-        names = pq.read_table(p / "features.parquet").column("name").to_numpy(zero_copy_only=False)
+        names = StringColumn(pq.read_table(p / "features.parquet", columns=["name"]).column("name"))
         blocks = [(fam, slice(int(a), int(b))) for fam, a, b in info["blocks"]]
         space = FeatureSpace(X=X, blocks=blocks, feature_names=names, weights=dict(info["weights"]),
                              kind=info["kind"])

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from recsys.catalog import Catalog, CatalogWriter, normalize_name, parse_spotify_ref
 from recsys.errors import AmbiguousNameError, UnknownIdError
 from recsys.sources.annas_archive import ingest
+from recsys.strings import StringColumn
 
 
 @pytest.fixture
@@ -65,6 +67,18 @@ def test_resolve_unknown_suggests(catalog):
 def test_tracks_index(catalog):
     row = catalog.tracks.resolve("spotify:track:5ttttttttttttttttttttt")
     assert catalog.tracks.names[row] == "Riot Song"
+
+
+def test_index_holds_ids_and_names_in_arrow(catalog):
+    """Ids and names are read like the object arrays they replace, but held as Arrow text (as Python strings they
+    took 158 MB instead of 48 at 1M generated artists)."""
+    t = catalog.table("artists", ["id", "name"])
+    idx = catalog.artists
+    assert isinstance(idx.ids, StringColumn) and isinstance(idx.names, StringColumn)
+    assert list(idx.ids) == t.column("id").to_pylist() and list(idx.names) == t.column("name").to_pylist()
+    rows = np.array([2, 0])
+    assert idx.ids[rows].tolist() == [t.column("id")[2].as_py(), t.column("id")[0].as_py()]
+    assert idx.row_of_id(idx.ids[3]) == 3 and idx.describe(1)["name"] == t.column("name")[1].as_py()
 
 
 def test_writer_rejects_unknown_table_and_columns(tmp_path):

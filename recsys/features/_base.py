@@ -234,8 +234,10 @@ class TokenFamily(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """``"<prefix>=<key>"`` per column, ndarray of object."""
+        return np.asarray(self.feature_names_arrow().to_numpy(zero_copy_only=False), dtype=object)
+
+    def feature_names_arrow(self) -> pa.Array:
+        """``"<prefix>=<key>"`` per column as an Arrow string array (no Python string per column)."""
         check_is_fitted(self)
-        if self._shown_keys is None:  # joined in Arrow: no Python string per key besides the names themselves
-            names = pc.binary_join_element_wise(pa.scalar(f"{self.prefix}="), self._vocab_arrow, "")
-            return np.asarray(names.to_numpy(zero_copy_only=False), dtype=object)
-        return np.asarray(f"{self.prefix}=" + np.asarray(self._shown_keys, dtype=object), dtype=object)
+        keys = self._vocab_arrow if self._shown_keys is None else pa.array(self._shown_keys, pa.string())
+        return pc.binary_join_element_wise(pa.scalar(f"{self.prefix}="), keys.cast(pa.string()), "")

@@ -18,10 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from ..catalog import Catalog
+from ..strings import StringColumn
 from ._base import topk_per_row
 from ._links import CacheScope, credits, incidence
 from .audio import AudioProfile
@@ -100,8 +103,8 @@ class FeatureSpace:
         Blocks L2-normalised per row, then scaled by sqrt(weight); rows aligned with the catalog table.
     blocks : list of (family, slice)
         Column range of each family's block, in column order.
-    feature_names : ndarray of object, shape (n_features,)
-        ``"<family>=<key>"`` per column.
+    feature_names : StringColumn, shape (n_features,)
+        ``"<family>=<key>"`` per column (held in Arrow: millions of columns at full scale).
     weights : dict of str to float
         Weight of every family, 0 for the ones left out.
     kind : {"artist", "track"}
@@ -111,7 +114,7 @@ class FeatureSpace:
 
     X: sp.csr_matrix
     blocks: list[tuple[str, slice]]
-    feature_names: np.ndarray
+    feature_names: StringColumn
     weights: dict[str, float]
     kind: str
     transformers: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -125,6 +128,17 @@ class FeatureSpace:
             if name == family:
                 return self.X[:, sl]
         raise KeyError(f"family {family!r} is not in this space; its blocks are {[b for b, _ in self.blocks]}")
+
+    def columns_table(self) -> pa.Table:
+        """Every column's ``family`` and ``name`` (string columns, n_features rows), as saved next to X; made in
+        Arrow, with no Python string per column."""
+        codes = np.full(self.X.shape[1], -1, dtype=np.int32)
+        for code, (_, sl) in enumerate(self.blocks):
+            codes[sl] = code
+        fams = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0),
+                                              pa.array([f for f, _ in self.blocks], pa.string()))
+        names = StringColumn(self.feature_names).to_arrow().cast(pa.string())
+        return pa.table({"family": fams.cast(pa.string()), "name": names})
 
 
 def check_weights(weights: Mapping[str, float] | None, defaults: Mapping[str, float]) -> dict[str, float]:
@@ -225,11 +239,17 @@ def build_artist_space(catalog: Catalog, *, weights: Mapping[str, float] | None 
                 timings[fam] = time.perf_counter() - t0
                 memory[fam] = _memory_mb()
         X, slices = stack.stack()
-    # feature names last: one Python string per column (millions at full scale), not held while X is made
-    names = [np.asarray(fitted[fam].get_feature_names_out(), dtype=object) for fam in active]
+    # feature names last (millions at full scale), and in Arrow: no Python string per column
+    names = StringColumn.concat(_feature_names(fitted[fam]) for fam in active)
     memory["combined"] = _memory_mb()
-    return FeatureSpace(X=X, blocks=slices, feature_names=np.concatenate(names), weights=w, kind="artist",
+    return FeatureSpace(X=X, blocks=slices, feature_names=names, weights=w, kind="artist",
                         transformers=fitted, timings=timings, memory_mb=memory)
+
+
+def _feature_names(transformer: Any) -> StringColumn:
+    """A fitted family's column names, from Arrow when the family makes them there (the token families)."""
+    arrow = getattr(transformer, "feature_names_arrow", None)
+    return StringColumn(arrow() if arrow is not None else transformer.get_feature_names_out())
 
 
 def _memory_mb() -> dict[str, float]:
@@ -295,16 +315,18 @@ def build_track_space(catalog: Catalog, artist_space: FeatureSpace, *, weights: 
                 T = sp.diags(np.where(n_credits > 0, 1.0 / np.maximum(n_credits, 1.0), 0.0)) @ T
                 A = artist_space.X if artist_features is None else topk_per_row(artist_space.X, int(artist_features))
                 m = sp.csr_matrix(T @ A, dtype=np.float32)
-                fam_names = np.asarray("artist_" + np.asarray(artist_space.feature_names, dtype=object), dtype=object)
+                fam_names = StringColumn(pc.binary_join_element_wise(
+                    pa.scalar("artist_", pa.large_string()), StringColumn(artist_space.feature_names).to_arrow(),
+                    pa.scalar("", pa.large_string())))
             else:
                 tr = artist_space.transformers.get(fam)
                 if tr is None:
                     tr = FAMILIES[fam](**params.get(fam, {})).fit(catalog)
                 fitted[fam] = tr
                 m = tr.transform_tracks(catalog)
-                fam_names = np.asarray(tr.get_feature_names_out(), dtype=object)
+                fam_names = _feature_names(tr)
             blocks.append((fam, m, w[fam]))
             names.append(fam_names)
     X, slices = combine_blocks(blocks, release=True)  # each block is freed once copied into X
-    return FeatureSpace(X=X, blocks=slices, feature_names=np.concatenate(names), weights=w, kind="track",
+    return FeatureSpace(X=X, blocks=slices, feature_names=StringColumn.concat(names), weights=w, kind="track",
                         transformers=fitted)

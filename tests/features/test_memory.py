@@ -480,7 +480,7 @@ def test_build_spills_finished_blocks_and_gives_the_same_space_bit_for_bit(small
         assert got.dtype == want.dtype
         np.testing.assert_array_equal(got, want)
     assert space.X.shape == ref.X.shape and space.blocks == ref.blocks
-    assert (space.feature_names == ref.feature_names).all() and space.X.nnz > 10_000
+    assert space.feature_names == ref.feature_names and space.X.nnz > 10_000
 
 
 def test_build_spills_to_tmpdir_from_the_threshold_on(small_demo, tmp_path, monkeypatch):

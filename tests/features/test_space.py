@@ -17,6 +17,7 @@ from recsys.features import (
 )
 from recsys.features.diagnostics import linked_artists, neighbour_agreement, sample_queries
 from recsys.sources.annas_archive import ingest
+from recsys.strings import StringColumn
 
 PREFIXES = {"genres": {"genre"}, "popularity": {"popularity", "followers"}, "era": {"era"}, "labels": {"label"},
             "markets": {"market"}, "collaborations": {"collaborator"}, "compilations": {"compilation"},
@@ -33,6 +34,23 @@ def test_registry():
     assert list(FAMILIES) == ["genres", "popularity", "era", "labels", "markets", "collaborations", "compilations",
                               "audio", "playlists", "inferred_genres"]
     assert set(DEFAULT_WEIGHTS) == set(FAMILIES) and all(v >= 0 for v in DEFAULT_WEIGHTS.values())
+
+
+def test_feature_names_in_arrow_and_the_columns_table(tiny):
+    """Names are held as Arrow text (millions of columns at the full dump) and saved as one family and one name
+    per column, made without a Python string per column."""
+    s = build_artist_space(tiny, weights=ALL_ON)
+    assert isinstance(s.feature_names, StringColumn) and len(s.feature_names) == s.X.shape[1]
+    t = s.columns_table()
+    assert t.column_names == ["family", "name"] and t.num_rows == s.X.shape[1]
+    assert t.column("name").to_pylist() == list(s.feature_names)
+    fams = t.column("family").to_pylist()
+    for fam, sl in s.blocks:
+        assert fams[sl] == [fam] * (sl.stop - sl.start)
+    # the token families' Arrow names are their scikit-learn names
+    for fam in ("labels", "collaborations", "playlists"):
+        tr = s.transformers[fam]
+        assert tr.feature_names_arrow().to_pylist() == list(tr.get_feature_names_out())
 
 
 def test_blocks_names_and_norms(tiny):
