@@ -204,6 +204,7 @@ def stage_features(d: Path, a: argparse.Namespace) -> dict:
 
     from recsys.catalog import Catalog
     from recsys.features import build_artist_space
+    from recsys.mapped import write_csr
 
     cat = Catalog.open(d / "catalog")
     family_params = genre_family_params(cat.num_rows("artists"))
@@ -211,8 +212,7 @@ def stage_features(d: Path, a: argparse.Namespace) -> dict:
     space = build_artist_space(cat, progress=True, family_params=family_params)
     sec = time.perf_counter() - t0
     X = space.X.tocsr()
-    np.savez(d / "features.npz", data=X.data, indices=X.indices, indptr=X.indptr,
-             shape=np.asarray(X.shape, dtype=np.int64))
+    write_csr(d / "features.npz", X)
     pq.write_table(space.columns_table(), d / "features.parquet")
     (d / "features.json").write_text(json.dumps({"weights": space.weights}))
     build_sec = time.perf_counter() - t0  # the build and writing X and the names, as a pipeline would

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["map_npz", "write_npz", "load_csr", "is_mapped", "drop_pages", "drop_csr_pages"]
+__all__ = ["map_npz", "write_npz", "write_csr", "load_csr", "is_mapped", "drop_pages", "drop_csr_pages"]
 
 #: a zip local file header: signature, versions, flags, method, times, crc, sizes, name and extra lengths
 _LOCAL_HEADER = struct.Struct("<4s5H3L2H")
@@ -99,6 +99,14 @@ def write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray], *, chunk: 
                 for start in range(0, len(arr), step):
                     f.write(np.asarray(arr[start:start + step]).view(np.uint8).data)
                     drop_pages(arr, start, start + step)
+
+
+def write_csr(path: str | os.PathLike, X: sp.spmatrix) -> None:
+    """Write ``X`` as the ``.npz`` :func:`load_csr` reads (``data``, ``indices``, ``indptr``, ``shape``), with
+    :func:`write_npz`: memory-mapped rows are written a chunk at a time and their pages handed back."""
+    X = sp.csr_matrix(X)
+    write_npz(path, {"data": X.data, "indices": X.indices, "indptr": X.indptr,
+                     "shape": np.asarray(X.shape, dtype=np.int64)})
 
 
 def load_csr(path: str | os.PathLike, *, mapped: bool = False) -> sp.csr_matrix:

@@ -44,7 +44,7 @@ from .facets import Facets, item_facets
 from .features._links import return_freed_memory
 from .features.space import FeatureSpace, build_artist_space, build_track_space
 from .longtail import blend_seeds, hidden_gems, mmr, popularity_penalty
-from .mapped import load_csr, write_npz
+from .mapped import load_csr, write_csr
 from .models import MODEL_REGISTRY, SimilarityModel
 from .strings import StringColumn
 
@@ -83,8 +83,7 @@ def _rows_on_disk(X: sp.csr_matrix) -> sp.csr_matrix:
         raise RecsysError(f"cannot make a scratch directory for the item vectors in {tempfile.gettempdir()!r}: {e}",
                           hint=hint) from e
     try:
-        write_npz(scratch / "features.npz", {"data": X.data, "indices": X.indices, "indptr": X.indptr,
-                                             "shape": np.asarray(X.shape, dtype=np.int64)})
+        write_csr(scratch / "features.npz", X)
         mapped = load_csr(scratch / "features.npz", mapped=True)
     except OSError as e:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -195,11 +194,9 @@ class Recommender:
     # -- saving ----------------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike, *, force: bool = False) -> Path:
         """Write the recommender directory (atomically; refused if it exists unless ``force``)."""
-        X = self.space.X.tocsr()
         with atomic_dir(path, force=force, what="model") as tmp:
             save_model(self.model, tmp / "model", metadata={"kind": self.kind})
-            write_npz(tmp / "features.npz", {"data": X.data, "indices": X.indices, "indptr": X.indptr,
-                                             "shape": np.asarray(X.shape, dtype=np.int64)})
+            write_csr(tmp / "features.npz", self.space.X)
             pq.write_table(self.space.columns_table(), tmp / "features.parquet")
             files = ["features.npz", "features.parquet", "model/model.json", "model/arrays.npz"]
             info = {

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recsys.mapped import drop_csr_pages, drop_pages, is_mapped, load_csr, map_npz, write_npz
+from recsys.mapped import drop_csr_pages, drop_pages, is_mapped, load_csr, map_npz, write_csr, write_npz
 
 
 def _rss_file_kb() -> int:
@@ -107,3 +107,13 @@ def test_write_npz_writes_mapped_arrays_in_chunks(csr_file, tmp_path):
     assert again.shape == X.shape and (again != X).nnz == 0
     with pytest.raises(ValueError):
         write_npz(tmp_path / "obj.npz", {"a": np.array([object()], dtype=object)})
+
+
+def test_write_csr_round_trips_rows_in_memory_and_mapped(csr_file, tmp_path):
+    X, path = csr_file
+    for i, src in enumerate((X, load_csr(path, mapped=True))):
+        write_csr(tmp_path / f"w{i}.npz", src)
+        for mapped in (False, True):
+            back = load_csr(tmp_path / f"w{i}.npz", mapped=mapped)
+            assert back.shape == X.shape and (back != X).nnz == 0
+            assert back.indices.dtype == X.indices.dtype and back.indptr.dtype == X.indptr.dtype

@@ -265,7 +265,9 @@ class _Source:
             t = self._run(sql, params, rows)
             if t is not None and len(t.to_batches()) <= 1:
                 return t
-            n = self._run(f"SELECT count(*) FROM ({sql})", params, 1).column(0)[0].as_py()
+            # past its bound: run again at its size (counted only when a type change stopped the first run)
+            n = t.num_rows if t is not None else \
+                self._run(f"SELECT count(*) FROM ({sql})", params, 1).column(0)[0].as_py()
             return self._run(sql, params, n + 1, retry=False)
         except OSError as e:  # the ADBC driver reports SQLite errors (damage, I/O) as OSError
             raise SourceError(f"{str(self.path)!r}: reading failed: {e}", hint=_DAMAGE_HINT) from e
